@@ -1,0 +1,99 @@
+"""ingest_submissions: monthly intake of registers and office-tabulated 様式11の3 reports.
+
+Scans TSUNAGU_HOME/landing, archives each new file by sha256, validates, loads
+accepted files and quarantines the rest. One bad file never fails the others.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from tsunagu.assets import HOME_CARE_REPORTS
+from tsunagu.dag_params import rerun_params
+
+
+@dag(
+    dag_id="ingest_submissions",
+    # Each run covers the month before it; 03:00 JST on the 1st, no catch-up storms.
+    schedule=CronDataIntervalTimetable("0 3 1 * *", timezone="Asia/Tokyo"),
+    start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    params=rerun_params(),
+    tags=["tsunagu", "intake"],
+    doc_md=__doc__,
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+)
+def ingest_submissions():
+    @task
+    def prepare_warehouse(params: dict | None = None) -> None:
+        """Create the schema if missing (idempotent)."""
+        if not params["dry_run"]:
+            from tsunagu.pipeline import open_warehouse
+
+            open_warehouse()
+
+    @task
+    def scan_landing(params: dict | None = None) -> dict[str, list[dict]]:
+        from dataclasses import asdict
+
+        from tsunagu.pipeline import REGISTER, scan_landing
+        from tsunagu.settings import get_settings
+
+        found = scan_landing(
+            get_settings().landing_dir, fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None
+        )
+        return {
+            "registers": [asdict(f) for f in found if f.kind == REGISTER],
+            "reports": [asdict(f) for f in found if f.kind != REGISTER],
+        }
+
+    @task
+    def ingest_registers(found: dict, params: dict | None = None) -> list[dict]:
+        """Registers go first, in one task: the roster checks of the reports depend on them."""
+        from tsunagu.pipeline import ingest_file
+
+        return [
+            ingest_file(item, dry_run=params["dry_run"], force=params["force"]).to_dict()
+            for item in found["registers"]
+        ]
+
+    @task
+    def list_reports(found: dict) -> list[dict]:
+        return found["reports"]
+
+    @task(map_index_template="{{ task.op_kwargs['item']['path'].split('/')[-1] }}")
+    def ingest_report(item: dict, params: dict | None = None) -> dict:
+        from tsunagu.pipeline import ingest_file
+
+        return ingest_file(item, dry_run=params["dry_run"], force=params["force"]).to_dict()
+
+    @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done")
+    def record_outcomes(registers: list[dict], reports: list[dict] | None, params: dict | None = None) -> dict:
+        """Write the run's outcomes record; emit the asset only when new data was loaded."""
+        from airflow.exceptions import AirflowSkipException
+
+        from tsunagu.pipeline import write_outcomes
+        from tsunagu.settings import get_settings
+
+        outcomes = list(registers or []) + list(reports or [])
+        context = get_current_context()
+        path = write_outcomes(outcomes, get_settings(), context["run_id"])
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o["status"]] = counts.get(o["status"], 0) + 1
+        print(f"outcomes: {counts} -> {path}")
+        if params["dry_run"] or not any(o["status"] == "accepted" and o["kind"] != "register" for o in outcomes):
+            raise AirflowSkipException("no new accepted report: publication is not triggered")
+        return counts
+
+    found = scan_landing()
+    registers = ingest_registers(found)
+    prepare_warehouse() >> found
+    reports = ingest_report.expand(item=list_reports(found))
+    registers >> reports
+    record_outcomes(registers, reports)
+
+
+ingest_submissions()

@@ -1,0 +1,50 @@
+"""publish_home_care_reports: one package per prefecture (xlsx, CSV, datapackage.json, manifest.json).
+
+Runs when ingestion loads new accepted reports (Asset), or by hand from the trigger form.
+Publishing is deterministic: the same warehouse state gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from tsunagu.assets import HOME_CARE_REPORTS, PUBLISHED_PACKAGES
+from tsunagu.dag_params import rerun_params
+
+
+@dag(
+    dag_id="publish_home_care_reports",
+    schedule=[HOME_CARE_REPORTS],
+    start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    params=rerun_params(),
+    tags=["tsunagu", "publish"],
+    doc_md=__doc__,
+)
+def publish_home_care_reports():
+    @task
+    def plan_packages(params: dict | None = None) -> list[dict]:
+        """Which (fiscal year, prefecture) packages to build: the param, or every one with data."""
+        from tsunagu.pipeline import plan_publication
+
+        return plan_publication(fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None)
+
+    @task(map_index_template="{{ task.op_kwargs['target']['fiscal_year'] }}/{{ task.op_kwargs['target']['prefecture_code'] }}")
+    def publish_package(target: dict, params: dict | None = None) -> dict:
+        from tsunagu.pipeline import publish_one
+
+        return publish_one(target["fiscal_year"], target["prefecture_code"], dry_run=params["dry_run"])
+
+    @task(outlets=[PUBLISHED_PACKAGES])
+    def record_publication(packages: list[dict]) -> list[dict]:
+        packages = list(packages)
+        for p in packages:
+            print(f"{p['fiscal_year']} {p['prefecture_code']}: {p['rows']} rows -> {p['dir']}")
+        return packages
+
+    record_publication(publish_package.expand(target=plan_packages()))
+
+
+publish_home_care_reports()

@@ -1,0 +1,111 @@
+"""tsunagu: the operators' command line, a thin layer over tsunagu.pipeline.
+
+  tsunagu ingest --kind register FILE...
+  tsunagu validate --kind home_care_report --prefecture 11 --fiscal-year 2025 [--json] FILE
+  tsunagu ingest --kind home_care_report --prefecture 11 --fiscal-year 2025 FILE...
+  tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
+  tsunagu demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_CODES = {"accepted": 0, "rejected": 1, "unreadable": 2}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tsunagu", description="関東信越厚生局 地域包括ケア推進課 data pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="archive, validate and load files")
+    ingest.add_argument("--kind", required=True, choices=["register", "home_care_report"])
+    ingest.add_argument("--prefecture", help="sending office's prefecture code (home_care_report)")
+    ingest.add_argument("--fiscal-year", type=int, help="report fiscal year (home_care_report)")
+    ingest.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    ingest.add_argument("--force", action="store_true", help="reprocess files already processed")
+    ingest.add_argument("files", nargs="+", type=Path)
+
+    validate = sub.add_parser("validate", help="validate one file without loading it")
+    validate.add_argument("--kind", required=True, choices=["home_care_report"])
+    validate.add_argument("--prefecture", required=True)
+    validate.add_argument("--fiscal-year", type=int, required=True)
+    validate.add_argument("--json", action="store_true", help="print the machine-readable result")
+    validate.add_argument("--no-gx", action="store_true", help="skip the Great Expectations layer (faster)")
+    validate.add_argument("file", type=Path)
+
+    publish = sub.add_parser("publish", help="write one package per prefecture")
+    publish.add_argument("--fiscal-year", type=int, required=True)
+    publish.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all with data")
+    publish.add_argument("--out", type=Path, help="output folder (default: $TSUNAGU_HOME/published)")
+
+    demo = sub.add_parser("demo", help="run the whole flow on the bundled demo inputs through Airflow")
+    demo.add_argument("--home", type=Path, default=None, help="TSUNAGU_HOME for the demo (default ./var/demo)")
+    return parser
+
+
+def _require(args: argparse.Namespace, *names: str) -> None:
+    missing = [n for n in names if getattr(args, n) is None]
+    if missing:
+        sys.exit(f"tsunagu: --{missing[0].replace('_', '-')} is required for --kind {args.kind}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tsunagu import pipeline
+
+    if args.command == "validate":
+        warehouse = None
+        try:
+            warehouse = pipeline.open_warehouse()
+        except Exception as exc:  # validation still runs without the roster; say so
+            print(f"warning: warehouse unavailable ({exc}); roster checks skipped", file=sys.stderr)
+        result, _ = pipeline.validate_home_care_report(
+            args.file, prefecture_code=args.prefecture, fiscal_year=args.fiscal_year, warehouse=warehouse,
+            use_gx=not args.no_gx,
+        )
+        if args.json:
+            print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        else:
+            print(f"{args.file}: {result.status}, {result.rows} rows")
+            for f in result.findings:
+                where = " ".join(x for x in (f.sheet, f"{f.column or ''}{f.row or ''}") if x)
+                print(f"  [{f.severity}] {where} {f.code}: {f.message_ja} / {f.message_en}")
+        return EXIT_CODES[result.status]
+
+    if args.command == "ingest":
+        if args.kind == "home_care_report":
+            _require(args, "prefecture", "fiscal_year")
+        worst = 0
+        for path in args.files:
+            if args.kind == "register":
+                outcome = pipeline.ingest_register(path, dry_run=args.dry_run, force=args.force)
+            else:
+                outcome = pipeline.ingest_home_care_report(
+                    path, prefecture_code=args.prefecture, fiscal_year=args.fiscal_year,
+                    dry_run=args.dry_run, force=args.force,
+                )
+            print(json.dumps(outcome.to_dict(), ensure_ascii=False))
+            worst = max(worst, EXIT_CODES.get(outcome.status, 0))
+        return worst
+
+    if args.command == "publish":
+        packages = pipeline.publish(args.fiscal_year, prefectures=args.prefecture or None, out_dir=args.out)
+        for p in packages:
+            print(f"{p['fiscal_year']} {p['prefecture_code']}: {p['rows']} rows -> {p['dir']}")
+        if not packages:
+            print("nothing to publish: no accepted rows for that year and prefecture")
+        return 0
+
+    if args.command == "demo":
+        from tsunagu.demo import run_demo
+
+        return run_demo(home=args.home)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The flows the DAG tasks and the CLI both call: scan, ingest, validate, publish.
+
+Every function here is idempotent: a file is keyed by its sha256, loads are
+upserts, and reports and packages are rewritten byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tsunagu.findings import UnreadableFile
+from tsunagu.jurisdiction import load_jurisdiction
+from tsunagu.model import ValidationResult
+from tsunagu.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+REGISTER = "register"
+HOME_CARE_REPORT = "home_care_report"
+# Landing folders per channel (DESIGN §5): landing/home_care_reports/<fy>/<pref>/…, landing/register/…
+LANDING_FOLDERS = {HOME_CARE_REPORT: "home_care_reports", REGISTER: "register"}
+FINAL_STATUSES = {"accepted", "rejected", "unreadable", "superseded"}
+_IGNORED = re.compile(r"^(\.|~\$)|\.(tmp|part)$")  # hidden files, Excel lock files, partial uploads
+
+
+@dataclass
+class LandingFile:
+    kind: str
+    path: str
+    prefecture_code: str | None = None
+    fiscal_year: int | None = None
+
+
+@dataclass
+class Outcome:
+    """The outcomes record of one processed file (what the DAG returns and the CLI prints)."""
+
+    kind: str
+    path: str
+    sha256: str
+    status: str  # accepted | rejected | unreadable | skipped (already processed)
+    prefecture_code: str | None = None
+    fiscal_year: int | None = None
+    rows: int = 0
+    errors: int = 0
+    warnings: int = 0
+    submission_id: int | None = None
+    reports: dict[str, str] = field(default_factory=dict)
+    quarantine: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def open_warehouse(settings: Settings | None = None):
+    from tsunagu.warehouse.db import Warehouse
+
+    settings = settings or get_settings()
+    warehouse = Warehouse(settings.db_url)
+    warehouse.create_schema()
+    return warehouse
+
+
+def scan_landing(
+    landing: Path, *, fiscal_year: int | None = None, prefectures: list[str] | None = None
+) -> list[LandingFile]:
+    """Every file waiting in the landing folders, registers first (the roster checks need them)."""
+    jurisdiction = load_jurisdiction()
+    found: list[LandingFile] = []
+    register_dir = landing / LANDING_FOLDERS[REGISTER]
+    for path in sorted(p for p in register_dir.rglob("*") if p.is_file() and not _IGNORED.search(p.name)):
+        found.append(LandingFile(REGISTER, str(path)))
+    reports_dir = landing / LANDING_FOLDERS[HOME_CARE_REPORT]
+    for path in sorted(p for p in reports_dir.rglob("*") if p.is_file() and not _IGNORED.search(p.name)):
+        parts = path.relative_to(reports_dir).parts
+        if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in jurisdiction:
+            log.warning("ignoring %s: expected home_care_reports/<fiscal_year>/<pref_code>/<file>", path)
+            continue
+        fy, pref = int(parts[0]), parts[1]
+        if fiscal_year is not None and fy != fiscal_year:
+            continue
+        if prefectures and pref not in prefectures:
+            continue
+        found.append(LandingFile(HOME_CARE_REPORT, str(path), pref, fy))
+    return found
+
+
+def _already_done(warehouse, submission_id: int, is_new: bool, force: bool) -> dict | None:
+    if is_new or force:
+        return None
+    sub = warehouse.get_submission(submission_id)
+    return sub if sub and sub["status"] in FINAL_STATUSES else None
+
+
+def ingest_register(
+    path: Path, *, settings: Settings | None = None, warehouse=None, dry_run: bool = False, force: bool = False
+) -> Outcome:
+    """Archive, parse and load one register (名簿) file. The register replaces that prefecture's roster."""
+    from tsunagu.intake.register import parse_register
+    from tsunagu.warehouse.archive import archive_raw, file_sha256, quarantine
+
+    settings = settings or get_settings()
+    path = Path(path)
+    if dry_run:
+        sha = file_sha256(path)
+    else:
+        warehouse = warehouse or open_warehouse(settings)
+        archived = archive_raw(path, settings)
+        sha = archived.sha256
+    try:
+        parse = parse_register(path)
+    except UnreadableFile as exc:
+        outcome = Outcome(REGISTER, str(path), sha, "unreadable", errors=1, note=exc.message_en)
+        if not dry_run:
+            sid, _ = warehouse.register_submission(
+                kind=REGISTER, sha256=sha, original_name=path.name, sender="", fiscal_year=None,
+                archive_path=str(archived.archive_path), channel="landing",
+            )
+            outcome.quarantine = str(quarantine(archived, [exc.finding()], settings, kind=REGISTER, sender="", fiscal_year=None, original_name=path.name))
+            warehouse.record_outcome(sid, "unreadable", [exc.finding()], rows=0, template_version=None, report_path=outcome.quarantine)
+            outcome.submission_id = sid
+        return outcome
+    errors = [f for f in parse.findings if f.severity == "error"]
+    status = "rejected" if errors else "accepted"
+    outcome = Outcome(
+        REGISTER, str(path), sha, status, prefecture_code=parse.prefecture_code,
+        rows=len(parse.rows), errors=len(errors), warnings=len(parse.findings) - len(errors),
+    )
+    if dry_run:
+        return outcome
+    sid, is_new = warehouse.register_submission(
+        kind=REGISTER, sha256=sha, original_name=path.name, sender=parse.prefecture_code, fiscal_year=None,
+        archive_path=str(archived.archive_path), channel="landing",
+    )
+    outcome.submission_id = sid
+    if done := _already_done(warehouse, sid, is_new, force):
+        outcome.status, outcome.note = "skipped", f"already processed as {done['status']}"
+        return outcome
+    if status == "accepted":
+        warehouse.load_register(parse, sha256=sha, submission_id=sid)
+    else:
+        outcome.quarantine = str(quarantine(archived, parse.findings, settings, kind=REGISTER, sender=parse.prefecture_code, fiscal_year=None, original_name=path.name))
+    warehouse.record_outcome(sid, status, parse.findings, rows=len(parse.rows), template_version=None, report_path=outcome.quarantine)
+    return outcome
+
+
+def validate_home_care_report(
+    path: Path,
+    *,
+    prefecture_code: str,
+    fiscal_year: int,
+    warehouse=None,
+    template_version: str | None = None,
+    use_gx: bool = True,
+):
+    """Parse and validate one office file. Returns (ValidationResult, ParsedTable | None). Writes nothing."""
+    from tsunagu.intake.home_care_report import parse_home_care_report
+    from tsunagu.intake.templates import load_template
+    from tsunagu.validate import validate_home_care_report as run_validation
+
+    load_jurisdiction().get(prefecture_code)  # unknown prefecture: fail loudly, it is an operator error
+    template = load_template(HOME_CARE_REPORT, version=template_version, fiscal_year=fiscal_year)
+    try:
+        table = parse_home_care_report(Path(path), template=template, prefecture_code=prefecture_code, fiscal_year=fiscal_year)
+    except UnreadableFile as exc:
+        return ValidationResult(status="unreadable", findings=[exc.finding()], records=[], rows=0), None
+    roster = warehouse.roster(prefecture_code) if warehouse is not None else None
+    previous = warehouse.previous_year_values(fiscal_year, prefecture_code) if warehouse is not None else None
+    result = run_validation(
+        table, prefecture_code=prefecture_code, fiscal_year=fiscal_year, roster=roster or None,
+        previous=previous, use_gx=use_gx,
+    )
+    return result, table
+
+
+def ingest_home_care_report(
+    path: Path,
+    *,
+    prefecture_code: str,
+    fiscal_year: int,
+    settings: Settings | None = None,
+    warehouse=None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> Outcome:
+    """Archive, validate, report, then load (accepted) or quarantine (rejected/unreadable) one office file."""
+    from tsunagu.validate.reports import write_reports
+    from tsunagu.warehouse.archive import archive_raw, file_sha256, quarantine
+
+    settings = settings or get_settings()
+    path = Path(path)
+    warehouse = warehouse or open_warehouse(settings)
+    sha = file_sha256(path) if dry_run else None
+    sid = None
+    if not dry_run:
+        archived = archive_raw(path, settings)  # raw is sacred: archived before any parsing
+        sha = archived.sha256
+        sid, is_new = warehouse.register_submission(
+            kind=HOME_CARE_REPORT, sha256=sha, original_name=path.name, sender=prefecture_code,
+            fiscal_year=fiscal_year, archive_path=str(archived.archive_path), channel="landing",
+        )
+        if done := _already_done(warehouse, sid, is_new, force):
+            return Outcome(
+                HOME_CARE_REPORT, str(path), sha, "skipped", prefecture_code, fiscal_year,
+                rows=done.get("rows") or 0, submission_id=sid, note=f"already processed as {done['status']}",
+            )
+    result, table = validate_home_care_report(path, prefecture_code=prefecture_code, fiscal_year=fiscal_year, warehouse=warehouse)
+    errors = sum(f.severity == "error" for f in result.findings)
+    outcome = Outcome(
+        HOME_CARE_REPORT, str(path), sha, result.status, prefecture_code, fiscal_year, rows=result.rows,
+        errors=errors, warnings=len(result.findings) - errors, submission_id=sid,
+    )
+    report_dir = settings.reports_dir / HOME_CARE_REPORT / str(fiscal_year) / prefecture_code
+    if dry_run:
+        report_dir = settings.home / "dry_run" / HOME_CARE_REPORT / str(fiscal_year) / prefecture_code
+    paths = write_reports(result, table, path, report_dir, stem=f"{sha[:12]}_{path.stem}")
+    outcome.reports = {k: str(v) for k, v in paths.items()}
+    if dry_run:
+        return outcome
+    template_version = table.template.version if table else None
+    if result.status == "accepted":
+        loaded = warehouse.load_home_care_report(sid, prefecture_code, fiscal_year, result.records)
+        if loaded is False:
+            outcome.note = "a newer accepted file exists for this prefecture and year; rows not reloaded"
+    else:
+        outcome.quarantine = str(quarantine(
+            archived, result.findings, settings, kind=HOME_CARE_REPORT, sender=prefecture_code,
+            fiscal_year=fiscal_year, original_name=path.name,
+        ))
+    warehouse.record_outcome(
+        sid, result.status, result.findings, rows=result.rows, template_version=template_version,
+        report_path=outcome.reports.get("json"),
+    )
+    return outcome
+
+
+def ingest_file(item: LandingFile | dict, *, settings: Settings | None = None, dry_run: bool = False, force: bool = False) -> Outcome:
+    item = LandingFile(**item) if isinstance(item, dict) else item
+    if item.kind == REGISTER:
+        return ingest_register(Path(item.path), settings=settings, dry_run=dry_run, force=force)
+    return ingest_home_care_report(
+        Path(item.path), prefecture_code=item.prefecture_code, fiscal_year=item.fiscal_year,
+        settings=settings, dry_run=dry_run, force=force,
+    )
+
+
+def write_outcomes(outcomes: list[dict], settings: Settings, run_id: str) -> Path:
+    """The outcomes record of one run: one line per file, as JSON."""
+    out = settings.reports_dir / "runs" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(outcomes, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def plan_publication(
+    *, fiscal_year: int | None = None, prefectures: list[str] | None = None, settings: Settings | None = None
+) -> list[dict]:
+    """(fiscal year, prefecture) pairs that have accepted rows, narrowed by the params."""
+    warehouse = open_warehouse(settings)
+    pairs = warehouse.report_scopes()
+    return [
+        {"fiscal_year": fy, "prefecture_code": pref}
+        for fy, pref in pairs
+        if (fiscal_year is None or fy == fiscal_year) and (not prefectures or pref in prefectures)
+    ]
+
+
+def publish_one(
+    fiscal_year: int, prefecture_code: str, *, out_dir: Path | None = None, settings: Settings | None = None,
+    dry_run: bool = False,
+) -> dict:
+    """Build one prefecture's package. In a dry run it is built in a scratch folder and thrown away."""
+    import tempfile
+
+    from tsunagu.intake.templates import load_template
+    from tsunagu.publish.package import publish_prefecture
+
+    settings = settings or get_settings()
+    warehouse = open_warehouse(settings)
+    template = load_template(HOME_CARE_REPORT, fiscal_year=fiscal_year)
+    if dry_run:
+        with tempfile.TemporaryDirectory() as scratch:
+            result = publish_prefecture(warehouse, fiscal_year, prefecture_code, Path(scratch), template=template)
+            return {"fiscal_year": fiscal_year, "prefecture_code": prefecture_code, "rows": result.rows,
+                    "dir": "(dry run)", "files": dict(result.files)}
+    result = publish_prefecture(
+        warehouse, fiscal_year, prefecture_code, Path(out_dir or settings.publish_dir), template=template
+    )
+    return {"fiscal_year": fiscal_year, "prefecture_code": prefecture_code, "rows": result.rows,
+            "dir": str(result.dir), "files": dict(result.files)}
+
+
+def publish(
+    fiscal_year: int, *, prefectures: list[str] | None = None, out_dir: Path | None = None,
+    settings: Settings | None = None, dry_run: bool = False,
+) -> list[dict]:
+    targets = plan_publication(fiscal_year=fiscal_year, prefectures=prefectures, settings=settings)
+    return [
+        publish_one(t["fiscal_year"], t["prefecture_code"], out_dir=out_dir, settings=settings, dry_run=dry_run)
+        for t in targets
+    ]
