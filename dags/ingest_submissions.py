@@ -34,7 +34,7 @@ def ingest_submissions():
 
             open_warehouse()
 
-    @task
+    @task(multiple_outputs=False)
     def scan_landing(params: dict | None = None) -> dict[str, list[dict]]:
         from dataclasses import asdict
 
@@ -63,13 +63,13 @@ def ingest_submissions():
     def list_reports(found: dict) -> list[dict]:
         return found["reports"]
 
-    @task(map_index_template="{{ task.op_kwargs['item']['path'].split('/')[-1] }}")
+    @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['item']['path'].split('/')[-1] }}")
     def ingest_report(item: dict, params: dict | None = None) -> dict:
         from tsunagu.pipeline import ingest_file
 
         return ingest_file(item, dry_run=params["dry_run"], force=params["force"]).to_dict()
 
-    @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done")
+    @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done", multiple_outputs=False)
     def record_outcomes(registers: list[dict], reports: list[dict] | None, params: dict | None = None) -> dict:
         """Write the run's outcomes record; emit the asset only when new data was loaded."""
         from airflow.exceptions import AirflowSkipException

@@ -31,7 +31,7 @@ def publish_home_care_reports():
 
         return plan_publication(fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None)
 
-    @task(map_index_template="{{ task.op_kwargs['target']['fiscal_year'] }}/{{ task.op_kwargs['target']['prefecture_code'] }}")
+    @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['target']['fiscal_year'] }}/{{ task.op_kwargs['target']['prefecture_code'] }}")
     def publish_package(target: dict, params: dict | None = None) -> dict:
         from tsunagu.pipeline import publish_one
 
