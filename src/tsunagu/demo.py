@@ -49,7 +49,7 @@ def run_dags(home: Path) -> None:
     """Run both DAGs with dag.test(); call in a process whose environment is airflow_env(home)."""
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"), include_examples=False)
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
     for dag_id in ("ingest_submissions", "publish_home_care_reports"):
