@@ -155,3 +155,12 @@ def test_data_docs_from_the_gx_result(tmp_path):
     # rerun: regenerated, not duplicated
     write_reports(result, table, tmp_path / "office.csv", tmp_path, stem="gx")
     assert len(list((tmp_path / "gx_data_docs" / "validations").rglob("*.html"))) == 1
+
+
+def test_finding_on_a_merged_cell_goes_to_its_top_left(tmp_path, validated):
+    table, _ = validated
+    src = submitter_xlsx(tmp_path / "office.xlsx", table)
+    f = error("bad_title", "1行目 C列: 表題の誤り", "title", sheet=SHEET, row=1, column="C")
+    paths = write_reports(ValidationResult("rejected", [f], [], 0), table, src, tmp_path, stem="m")
+    ws = load_workbook(paths["xlsx"])[SHEET]
+    assert ws["A1"].comment.text == "【エラー】1行目 C列: 表題の誤り" and fill_of(ws["A1"]) == ERROR_COLOR

@@ -263,3 +263,10 @@ def test_findings_sorted_by_row_then_column_width():
 def test_every_prefecture_accepts_its_own_valid_numbers(pref):
     row = good_values(7, pref=pref)
     assert run([row], pref=pref, roster=roster_for([row], pref=pref)).findings == []
+
+
+def test_a_table_without_rows_is_rejected():
+    result = run([], roster={})
+    assert codes_of(result.findings) == [("no_rows", "error", None, None, None)]
+    assert result.findings[0].message_ja == "シート『報告』に医療機関の行がありません。見出しの下にデータを記入してください"
+    assert result.status == "rejected" and result.rows == 0 and result.records == []

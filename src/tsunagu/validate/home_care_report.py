@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tsunagu.findings import Finding, status_of
+from tsunagu.findings import Finding, error, status_of
 from tsunagu.jurisdiction import Jurisdiction, load_jurisdiction
 from tsunagu.model import ParsedTable, RosterEntry, ValidationResult
 from tsunagu.validate.expectations import evaluate_python, field_expectations, findings_for, run_gx
@@ -18,6 +18,16 @@ def finding_order(f: Finding) -> tuple:
     """(row, column, code): file-level first; column B before AA."""
     column = f.column or ""
     return (f.row or 0, len(column), column, f.code, f.field or "", f.message_ja)
+
+
+def no_rows(table: ParsedTable) -> Finding:
+    """A table with a header but no institution rows: rejected, so it can never replace a loaded year with nothing."""
+    return error(
+        "no_rows",
+        f"シート『{table.sheet}』に医療機関の行がありません。見出しの下にデータを記入してください",
+        f"sheet '{table.sheet}' has no institution rows under the header",
+        sheet=table.sheet,
+    )
 
 
 def row_views(table: ParsedTable, ctx: RuleContext) -> list[RowView]:
@@ -81,6 +91,8 @@ def validate_home_care_report(
     )
     rows = row_views(table, ctx)
     findings: list[Finding] = list(table.findings)  # 1. structure
+    if not rows:
+        findings.append(no_rows(table))
     name = f"{table.kind}_{table.template.version}_{prefecture_code}_{fiscal_year}"
     field_findings, gx_result = field_rule_findings(table, rows, name=name, use_gx=use_gx)  # 2. field rules
     findings.extend(field_findings)

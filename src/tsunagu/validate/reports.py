@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
@@ -140,6 +141,16 @@ def _label(table: ParsedTable | None, field_id: str | None) -> str:
     return field_id
 
 
+def _writable_cell(ws, row: int, col: int):
+    """The cell itself, or the top-left cell of the merged range it belongs to (merged cells take no comment)."""
+    cell = ws.cell(row=row, column=col)
+    if isinstance(cell, MergedCell):
+        for rng in ws.merged_cells.ranges:
+            if rng.min_row <= row <= rng.max_row and rng.min_col <= col <= rng.max_col:
+                return ws.cell(row=rng.min_row, column=rng.min_col)
+    return cell
+
+
 def annotate(ws, findings: list[Finding], first_column: str) -> None:
     """Fill and comment every cell that has a finding; several findings on one cell are joined."""
     by_cell: dict[tuple[int, str], list[Finding]] = defaultdict(list)
@@ -148,7 +159,7 @@ def annotate(ws, findings: list[Finding], first_column: str) -> None:
             continue  # file-level: only in the list
         by_cell[(f.row, f.column or first_column)].append(f)
     for (row, column), items in sorted(by_cell.items(), key=lambda kv: (kv[0][0], len(kv[0][1]), kv[0][1])):
-        cell = ws.cell(row=row, column=column_index_from_string(column))
+        cell = _writable_cell(ws, row, column_index_from_string(column))
         is_error = any(f.severity == "error" for f in items)
         cell.fill = ERROR_FILL if is_error else WARNING_FILL
         text = "\n".join(f"【{SEVERITY_JA[f.severity]}】{f.message_ja}" for f in items)
