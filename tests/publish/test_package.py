@@ -120,8 +120,8 @@ def test_package_contents(warehouse, template, tmp_path):
     assert all(f.get("description") for f in fields)
     man = json.loads((res.dir / "manifest.json").read_text(encoding="utf-8"))
     assert man["fiscal_year"] == FY and man["prefecture"]["code"] == "08" and man["rows"] == 3
-    assert {f["name"]: f["sha256"] for f in man["files"]} == {k: v for k, v in res.files.items() if k != "manifest.json"}
-    assert all(f["bytes"] == (res.dir / f["name"]).stat().st_size for f in man["files"])
+    assert {f["path"]: f["sha256"] for f in man["files"]} == {k: v for k, v in res.files.items() if k != "manifest.json"}
+    assert all(f["bytes"] == (res.dir / f["path"]).stat().st_size for f in man["files"])
     assert [s["sha256"] for s in man["sources"]] == ["a" * 64]
 
 

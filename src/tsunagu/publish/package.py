@@ -445,7 +445,7 @@ def publish_prefecture(
             "package": pref.package_name,
             "template": {"kind": template.kind, "version": template.version},
             "rows": len(rows),
-            "files": [{"name": n, "sha256": files[n], "bytes": sizes[n]} for n in sorted(files)],
+            "files": [{"path": n, "sha256": files[n], "bytes": sizes[n]} for n in sorted(files)],
             "sources": [
                 {"sha256": s["sha256"], "original_name": s.get("original_name"),
                  "template_version": s.get("template_version")}
