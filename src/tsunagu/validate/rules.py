@@ -474,6 +474,8 @@ def yoy_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
             continue
         for fid in fields:
             now, before = r.get(fid), last.get(fid)
+            if isinstance(before, Decimal):  # NUMERIC from PostgreSQL
+                before = float(before)
             if not (_is_num(now) and _is_num(before)) or before <= 0:
                 continue
             if now >= before * factor or now * factor <= before:
