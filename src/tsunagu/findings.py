@@ -39,7 +39,8 @@ def status_of(findings: list[Finding]) -> Status:
 
 
 def sort_key(f: Finding) -> tuple:
-    return (f.row or 0, f.column or "", f.code, f.field or "")
+    column = f.column or ""
+    return (f.row or 0, len(column), column, f.code, f.field or "", f.message_ja)  # B before AA
 
 
 class UnreadableFile(Exception):

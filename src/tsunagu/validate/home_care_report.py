@@ -5,19 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tsunagu.findings import Finding, error, status_of
+from tsunagu.findings import Finding, error, sort_key, status_of
 from tsunagu.jurisdiction import Jurisdiction, load_jurisdiction
 from tsunagu.model import ParsedTable, RosterEntry, ValidationResult
 from tsunagu.validate.expectations import evaluate_python, field_expectations, findings_for, run_gx
 from tsunagu.validate.rules import RowView, RuleContext, fill_row, run_rules
 
 LINEAGE = ("source_sheet", "source_row")
-
-
-def finding_order(f: Finding) -> tuple:
-    """(row, column, code): file-level first; column B before AA."""
-    column = f.column or ""
-    return (f.row or 0, len(column), column, f.code, f.field or "", f.message_ja)
 
 
 def no_rows(table: ParsedTable) -> Finding:
@@ -103,7 +97,7 @@ def validate_home_care_report(
     for r in rows:
         r.bad = bad.get(r.row, set())
     findings.extend(run_rules(rows, ctx))  # 3. project rules
-    findings.sort(key=finding_order)
+    findings.sort(key=sort_key)
     records = [{**r.values, "source_sheet": r.sheet, "source_row": r.row} for r in rows]
     return ValidationResult(
         status=status_of(findings), findings=findings, records=records, rows=len(rows), gx_result=gx_result,
