@@ -296,7 +296,9 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 def _looks_binary(data: bytes) -> bool:
     sample = data[:8192]
-    if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 text ("Unicode テキスト")
+        return False
+    if b"\x00" in sample:
         return True
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 12))
     return controls > len(sample) // 100
