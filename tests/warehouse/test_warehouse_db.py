@@ -234,3 +234,35 @@ def test_register_bulk_load_speed(warehouse, backend):
     print(f"\n{backend}: {sum(len(p.rows) for p in parses)} register rows in {elapsed:.2f} s")
     assert warehouse.count("register_entries") == 135_000 - 135_000 % 8
     assert elapsed < 15
+
+
+def test_from_settings_creates_the_sqlite_folder(tmp_path):
+    from tsunagu.settings import get_settings
+
+    wh = Warehouse.from_settings(get_settings(home=tmp_path / "new" / "home"))
+    wh.create_schema()
+    assert (tmp_path / "new" / "home" / "warehouse.sqlite").is_file()
+    wh.dispose()
+
+
+def test_parallel_writers_on_sqlite_wait_instead_of_failing(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    Warehouse(url).create_schema()
+
+    def job(i):
+        wh = Warehouse(url)
+        pref = ("08", "09")[i % 2]
+        sid, _ = wh.register_submission("home_care_report", f"{i:064d}", "x.csv", pref, 2025)
+        wh.record_outcome(sid, "accepted", [], rows=20)
+        res = wh.load_home_care_report(sid, pref, 2025, [sample_record(pref, n) for n in range(20)])
+        wh.dispose()
+        return res
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(job, range(8)))
+    wh = Warehouse(url)
+    assert len(wh.home_care_reports(2025)) == 40
+    assert len(wh.outcomes(status="accepted")) == 2
+    assert sum(r.loaded for r in results) + sum(r.stale for r in results) == 8

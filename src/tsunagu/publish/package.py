@@ -413,7 +413,7 @@ def publish_prefecture(
                     "title": title,
                     "format": "csv",
                     "mediatype": "text/csv",
-                    "encoding": "utf-8-sig",
+                    "encoding": "utf-8",  # with a BOM, which Frictionless readers skip
                     "bytes": csv_path.stat().st_size,
                     "hash": "sha256:" + _sha256(csv_path),
                     "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "header": True},

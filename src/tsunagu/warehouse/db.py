@@ -166,7 +166,14 @@ class Warehouse:
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
         self._tables: dict[str, sa.Table] | None = None
+        # Write transactions: on SQLite take the write lock up front (BEGIN IMMEDIATE), so that parallel
+        # Airflow tasks wait on busy_timeout instead of failing when a read transaction is upgraded.
+        self._writer = self.engine.execution_options(tsunagu_write=True)
+
+    def _write(self):
+        return self._writer.begin()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Warehouse:
@@ -180,7 +187,7 @@ class Warehouse:
     # ------------------------------------------------------------------ schema
     def create_schema(self) -> None:
         """Run every ``include/sql/schema/*.sql`` statement (idempotent)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for stmt in schema_statements(self.dialect):
                 conn.exec_driver_sql(stmt)
         self._tables = None
@@ -215,7 +222,7 @@ class Warehouse:
             raise ValueError(f"unknown submission kind {kind!r}")
         s = self.t("submissions")
         key = (s.c.kind == kind) & (s.c.sha256 == sha256) & (s.c.sender == sender) & (s.c.fiscal_year == fiscal_year)
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._lock(conn, f"submission:{kind}:{sha256}:{sender}:{fiscal_year}")
             existing = conn.execute(sa.select(s.c.id).where(key)).scalar()
             if existing is not None:
@@ -283,7 +290,7 @@ class Warehouse:
             raise ValueError(f"not an outcome status: {status!r}")
         findings = list(findings)
         s, v = self.t("submissions"), self.t("validation_results")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             current = conn.execute(sa.select(s.c.status).where(s.c.id == submission_id)).scalar()
             if current is None:
                 raise KeyError(f"no submission {submission_id}")
@@ -359,7 +366,7 @@ class Warehouse:
                 "source_sha256": sha256, "source_sheet": sheet, "source_row": row,
             })
         reg, ros, s = self.t("register_entries"), self.t("home_care_roster"), self.t("submissions")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._lock(conn, f"register:{pref}")
             if submission_id is not None:
                 scope = (s.c.kind == "register") & (s.c.sender == pref)
@@ -446,7 +453,7 @@ class Warehouse:
         nothing is overwritten and ``LoadResult.newer_submission`` says which one.
         """
         s, cur, hist = self.t("submissions"), self.t("home_care_reports"), self.t("home_care_reports_history")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             self._lock(conn, f"home_care:{fiscal_year}:{prefecture_code}")
             sub = conn.execute(sa.select(s).where(s.c.id == submission_id)).mappings().first()
             if sub is None:
@@ -580,7 +587,12 @@ class Warehouse:
             return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("tsunagu_write") else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # pysqlite autocommit: SQLAlchemy's "begin" event emits BEGIN itself
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
