@@ -162,7 +162,7 @@ WRAP = Alignment(wrap_text=True, vertical="top")
 def _rule_text(spec: FieldSpec) -> str:
     parts = []
     if spec.description_ja:
-        parts.append(spec.description_ja)
+        parts.append(spec.description_ja.rstrip("。"))
     if spec.digits:
         parts.append(f"{spec.digits}桁")
     if spec.places is not None:
@@ -175,7 +175,7 @@ def _rule_text(spec: FieldSpec) -> str:
         parts.append("値: " + " / ".join(sorted(set(spec.enum.values()))))
     if spec.derived:
         parts.append("（取込時に導出）")
-    return "。".join(parts)
+    return "。".join(parts) + ("。" if parts else "")
 
 
 def _num(x: float) -> str:
@@ -207,10 +207,8 @@ def _summary(rows: list[dict[str, Any]], template: FormTemplate) -> tuple[list[l
         dec = [v if isinstance(v, Decimal) else Decimal(str(v)) for v in values]
         total = sum(dec, Decimal(0))
         mean = (total / len(dec)).quantize(Decimal("0.01")) if dec else None
-        if spec.type == "int":
-            total_out: Any = int(total)
-        else:
-            total_out = _decimal(total, spec)
+        # A sum of averages or ratios means nothing: decimal fields get their mean only.
+        total_out: Any = int(total) if spec.type == "int" else None
         totals.append([spec.id, spec.label_ja, len(dec), total_out, mean])
     return table, totals
 
@@ -236,7 +234,7 @@ def _write_xlsx(path: Path, rows: list[dict[str, Any]], template: FormTemplate, 
             shown = csv_value(r.get(spec.id), spec)
             widths[j - 1] = max(widths[j - 1], _display_width(shown))
     for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 60)
+        ws.column_dimensions[get_column_letter(j)].width = min(max(w + 2, 8), 48)
     ws.row_dimensions[1].height = 45
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(specs))}{max(len(rows) + 1, 1)}"
