@@ -311,3 +311,19 @@ def test_thousands_of_rows_are_fast(tmp_path):
     assert len(table.rows) == 5000 and table.findings == []
     assert table.rows[-1].row == 5001 and table.rows[-1].values["total_patients"] == 1200
     assert elapsed < 5, elapsed
+
+
+def test_total_rows_only_by_label_columns(tmp_path):
+    header = ["No.", *FLAT_HEADER, "備考"]
+    rows = [
+        header,
+        [1, *MITO, ""],
+        ["合計", None, None, None, None, 155, 13],  # marker in the leading No. column
+        [None, None, "名称未記入", None, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "計算中"],
+    ]
+    path = write_xlsx(tmp_path / "totals.xlsx", rows)
+    table = parse_home_care_report(path, template=T2024, prefecture_code="08", fiscal_year=2025)
+    assert [r.row for r in table.rows] == [2, 4]  # a note starting with 計 does not drop a row
+    assert table.rows[1].values["institution_name"] == "名称未記入"
+    assert table.rows[1].values["institution_number"] is None
+    assert table.extra_columns == ["No.", "備考"]

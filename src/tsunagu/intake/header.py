@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tsunagu.findings import column_letter
 from tsunagu.model import FormTemplate
 from tsunagu.normalize import is_blank, label_key
 
@@ -186,7 +185,3 @@ def find_header(rows: list[list[Any]], template: FormTemplate, scan_rows: int = 
 def _is_units_row(row: list[Any]) -> bool:
     cells = [label_key(c) for c in row if not is_blank(c)]
     return bool(cells) and all(c in _UNITS for c in cells)
-
-
-def letter(col: int) -> str:
-    return column_letter(col)

@@ -149,8 +149,19 @@ def _choose(sheets: list[Sheet], template: FormTemplate) -> tuple[Sheet, Header]
     return best
 
 
-def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | None) -> bool:
-    """合計・小計・総計 rows: a marker in a text cell, and no institution number."""
+def _label_columns(header: Header, template: FormTemplate) -> list[int]:
+    """Columns where a 合計/小計 label can stand: text/code fields, and unmapped columns left of the numbers."""
+    numeric = [c for fid, c in header.columns.items() if template.field(fid).type in ("int", "decimal")]
+    first_numeric = min(numeric, default=10**6)
+    mapped = set(header.columns.values())
+    cols = {c for fid, c in header.columns.items() if template.field(fid).type in ("text", "code", "enum")}
+    cols |= {c for c in header.labels if c not in mapped and c < first_numeric}
+    cols |= {c for c in range(first_numeric) if c not in mapped}  # unlabeled leading columns (No.)
+    return sorted(cols)
+
+
+def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | None, label_cols: list[int]) -> bool:
+    """合計・小計・総計 rows: a marker in a label cell, and no institution number."""
     if number_col is not None and number_col < len(row):
         number = row[number_col]
         if not normalize.is_blank(number):
@@ -159,7 +170,11 @@ def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | Non
                     return False
             except ValueError:
                 pass
-    for cell in row:
+    width = len(row)
+    for c in label_cols:
+        if c >= width:
+            break
+        cell = row[c]
         if isinstance(cell, str) and cell.strip():
             key = normalize.label_key(cell)
             if key.startswith(markers) or (key.endswith(markers) and len(key) <= 12):
@@ -219,6 +234,7 @@ def parse_rows(
     pref_arg = normalize.to_code(prefecture_code, 2) if prefecture_code else None
     number_col = header.columns.get("institution_number")
     markers = template.skip_row_markers
+    label_cols = _label_columns(header, template)
     report_month = template.report_month
 
     rows: list[ParsedRow] = []
@@ -227,7 +243,7 @@ def parse_rows(
         row = grid[i]
         if all(normalize.is_blank(c) for c in row):
             continue
-        if _is_skip_row(row, markers, number_col):
+        if _is_skip_row(row, markers, number_col, label_cols):
             continue
         excel_row = i + 1
         values: dict[str, Any] = dict.fromkeys(specs)
