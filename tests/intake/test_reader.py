@@ -172,3 +172,14 @@ def test_unreadable_propagates_from_parser(tmp_path):
     with pytest.raises(UnreadableFile) as exc:
         parse_home_care_report(path, template=load_template("home_care_report"))
     assert exc.value.code == "empty_file"
+
+
+def test_sheet_too_large_is_refused_before_building_the_grid(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "医療機関番号"
+    wb.active.cell(row=1000, column=100).value = 1  # one stray value far away: 100,000 cells
+    wb.save(tmp_path / "far.xlsx")
+    assert _code(tmp_path / "far.xlsx", max_cells=50_000)[0] == "sheet_too_large"
+    assert len(read_sheets(tmp_path / "far.xlsx")[0].rows) == 1000
