@@ -72,7 +72,7 @@ def ingest_submissions():
     @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done", multiple_outputs=False)
     def record_outcomes(registers: list[dict], reports: list[dict] | None, params: dict | None = None) -> dict:
         """Write the run's outcomes record; emit the asset only when new data was loaded."""
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
 
         from tsunagu.pipeline import write_outcomes
         from tsunagu.settings import get_settings

@@ -67,6 +67,20 @@ def open_warehouse(settings: Settings | None = None):
     return warehouse
 
 
+def _existing_warehouse(settings: Settings):
+    """For dry runs: the warehouse if it already exists (for roster checks), never created."""
+    from tsunagu.warehouse.db import Warehouse
+
+    if settings.db_url.startswith("sqlite:///") and not Path(settings.db_url.removeprefix("sqlite:///")).exists():
+        return None
+    warehouse = Warehouse(settings.db_url)
+    try:
+        warehouse.roster("00")
+    except Exception:  # no schema yet
+        return None
+    return warehouse
+
+
 def scan_landing(
     landing: Path, *, fiscal_year: int | None = None, prefectures: list[str] | None = None
 ) -> list[LandingFile]:
@@ -143,7 +157,8 @@ def ingest_register(
         outcome.status, outcome.note = "skipped", f"already processed as {done['status']}"
         return outcome
     if status == "accepted":
-        warehouse.load_register(parse, sha256=sha, submission_id=sid)
+        if not warehouse.load_register(parse, sha256=sha, submission_id=sid):
+            outcome.note = "a newer register of this prefecture is loaded; roster not replaced"
     else:
         outcome.quarantine = str(quarantine(archived, parse.findings, settings, kind=REGISTER, sender=parse.prefecture_code, fiscal_year=None, original_name=path.name))
     warehouse.record_outcome(sid, status, parse.findings, rows=len(parse.rows), template_version=None, report_path=outcome.quarantine)
@@ -195,7 +210,7 @@ def ingest_home_care_report(
 
     settings = settings or get_settings()
     path = Path(path)
-    warehouse = warehouse or open_warehouse(settings)
+    warehouse = warehouse or (_existing_warehouse(settings) if dry_run else open_warehouse(settings))
     sha = file_sha256(path) if dry_run else None
     sid = None
     if not dry_run:
@@ -226,7 +241,7 @@ def ingest_home_care_report(
     template_version = table.template.version if table else None
     if result.status == "accepted":
         loaded = warehouse.load_home_care_report(sid, prefecture_code, fiscal_year, result.records)
-        if loaded is False:
+        if not loaded:
             outcome.note = "a newer accepted file exists for this prefecture and year; rows not reloaded"
     else:
         outcome.quarantine = str(quarantine(
