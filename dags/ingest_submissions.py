@@ -13,6 +13,14 @@ from tsunagu.assets import HOME_CARE_REPORTS
 from tsunagu.dag_params import rerun_params
 
 
+def _raise_if_failed(outcomes: list[dict]) -> list[dict]:
+    """Every file was tried; a code failure still fails the task so that it is retried and seen."""
+    failed = [o for o in outcomes if o["status"] == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} file(s) failed: {[(o['path'], o['note']) for o in failed]}")
+    return outcomes
+
+
 @dag(
     dag_id="ingest_submissions",
     # Each run covers the month before it; 03:00 JST on the 1st, no catch-up storms.
@@ -52,32 +60,32 @@ def ingest_submissions():
     @task
     def ingest_registers(found: dict, params: dict | None = None) -> list[dict]:
         """Registers go first, in one task: the roster checks of the reports depend on them."""
-        from tsunagu.pipeline import ingest_file
+        from tsunagu.pipeline import ingest_batch
 
-        return [
-            ingest_file(item, dry_run=params["dry_run"], force=params["force"]).to_dict()
-            for item in found["registers"]
-        ]
+        return _raise_if_failed(ingest_batch(found["registers"], dry_run=params["dry_run"], force=params["force"]))
 
     @task
-    def list_reports(found: dict) -> list[dict]:
-        return found["reports"]
+    def list_offices(found: dict) -> list[dict]:
+        from tsunagu.pipeline import office_batches
 
-    @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['item']['path'].split('/')[-1] }}")
-    def ingest_report(item: dict, params: dict | None = None) -> dict:
-        from tsunagu.pipeline import ingest_file
+        return office_batches(found["reports"])
 
-        return ingest_file(item, dry_run=params["dry_run"], force=params["force"]).to_dict()
+    @task(map_index_template="{{ task.op_kwargs['batch']['prefecture_code'] }}")
+    def ingest_office(batch: dict, params: dict | None = None) -> list[dict]:
+        """One office's files in order; offices in parallel. A bad file is an outcome, not a failure."""
+        from tsunagu.pipeline import ingest_batch
+
+        return _raise_if_failed(ingest_batch(batch["files"], dry_run=params["dry_run"], force=params["force"]))
 
     @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done", multiple_outputs=False)
-    def record_outcomes(registers: list[dict], reports: list[dict] | None, params: dict | None = None) -> dict:
+    def record_outcomes(registers: list[dict], reports: list[list[dict]] | None, params: dict | None = None) -> dict:
         """Write the run's outcomes record; emit the asset only when new data was loaded."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from tsunagu.pipeline import write_outcomes
         from tsunagu.settings import get_settings
 
-        outcomes = list(registers or []) + list(reports or [])
+        outcomes = list(registers or []) + [o for batch in (reports or []) for o in batch]
         context = get_current_context()
         path = write_outcomes(outcomes, get_settings(), context["run_id"])
         counts: dict[str, int] = {}
@@ -91,7 +99,7 @@ def ingest_submissions():
     found = scan_landing()
     registers = ingest_registers(found)
     prepare_warehouse() >> found
-    reports = ingest_report.expand(item=list_reports(found))
+    reports = ingest_office.expand(batch=list_offices(found))
     registers >> reports
     record_outcomes(registers, reports)
 

@@ -17,7 +17,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from tsunagu.demo_data import write_flat_csv, write_two_row_xlsx, synth_rows
+from tsunagu.demo_data import synth_rows, write_flat_csv, write_two_row_xlsx
 from tsunagu.intake.register import parse_register
 
 DEMO = Path(__file__).resolve().parents[1] / "include" / "demo"

@@ -265,6 +265,38 @@ def ingest_file(item: LandingFile | dict, *, settings: Settings | None = None, d
     )
 
 
+def office_batches(items: list[LandingFile | dict]) -> list[dict]:
+    """Group report files by prefecture, oldest year first, then by file name.
+
+    One office's files must be processed in order, never in parallel: a later
+    file supersedes an earlier one, and the year-over-year checks need last
+    year loaded first. Different offices run in parallel.
+    """
+    batches: dict[str, list[dict]] = {}
+    for item in items:
+        item = asdict(item) if isinstance(item, LandingFile) else item
+        batches.setdefault(item["prefecture_code"], []).append(item)
+    return [
+        {"prefecture_code": pref, "files": sorted(files, key=lambda f: (f["fiscal_year"], Path(f["path"]).name))}
+        for pref, files in sorted(batches.items())
+    ]
+
+
+def ingest_batch(items: list[dict], *, settings: Settings | None = None, dry_run: bool = False, force: bool = False) -> list[dict]:
+    """Ingest files one after another. A file that breaks the code is recorded as failed, and the rest go on."""
+    outcomes = []
+    for item in items:
+        try:
+            outcomes.append(ingest_file(item, settings=settings, dry_run=dry_run, force=force).to_dict())
+        except Exception as exc:  # recorded, then re-raised by the caller once the batch is done
+            log.exception("ingesting %s failed", item["path"])
+            outcomes.append(Outcome(
+                item["kind"], item["path"], "", "failed", item.get("prefecture_code"), item.get("fiscal_year"),
+                note=f"{type(exc).__name__}: {exc}",
+            ).to_dict())
+    return outcomes
+
+
 def write_outcomes(outcomes: list[dict], settings: Settings, run_id: str) -> Path:
     """The outcomes record of one run: one line per file, as JSON."""
     out = settings.reports_dir / "runs" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.json"
