@@ -60,9 +60,10 @@ def ingest_submissions():
     @task
     def ingest_registers(found: dict, params: dict | None = None) -> list[dict]:
         """Registers go first, in one task: the roster checks of the reports depend on them."""
-        from tsunagu.pipeline import ingest_batch
+        from tsunagu.pipeline import ingest_registers
 
-        return _raise_if_failed(ingest_batch(found["registers"], dry_run=params["dry_run"], force=params["force"]))
+        paths = [item["path"] for item in found["registers"]]
+        return [o.to_dict() for o in ingest_registers(paths, dry_run=params["dry_run"], force=params["force"])]
 
     @task
     def list_offices(found: dict) -> list[dict]:

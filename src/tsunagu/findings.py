@@ -52,6 +52,9 @@ class UnreadableFile(Exception):
         self.message_ja = message_ja
         self.message_en = message_en
 
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.code, self.message_ja, self.message_en))
+
     def finding(self) -> Finding:
         return error(self.code, self.message_ja, self.message_en)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ def open_warehouse(settings: Settings | None = None):
     from tsunagu.warehouse.db import Warehouse
 
     settings = settings or get_settings()
+    if settings.db_url.startswith("sqlite:///"):
+        Path(settings.db_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     warehouse = Warehouse(settings.db_url)
     warehouse.create_schema()
     return warehouse
@@ -112,56 +115,93 @@ def _already_done(warehouse, submission_id: int, is_new: bool, force: bool) -> d
     return sub if sub and sub["status"] in FINAL_STATUSES else None
 
 
-def ingest_register(
-    path: Path, *, settings: Settings | None = None, warehouse=None, dry_run: bool = False, force: bool = False
-) -> Outcome:
-    """Archive, parse and load one register (名簿) file. The register replaces that prefecture's roster."""
+def _parse_register(path: str):
+    """Parse in a worker process; an unreadable file comes back as its exception."""
     from tsunagu.intake.register import parse_register
+
+    try:
+        return parse_register(Path(path))
+    except UnreadableFile as exc:
+        return exc
+
+
+def _parse_registers(paths: list[Path]) -> list:
+    """Registers are independent and CPU-bound: parse them on every core, in file order."""
+    if len(paths) < 2 or (os.cpu_count() or 1) < 2:
+        return [_parse_register(str(p)) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        # fork: the workers only read files, and they start without re-importing anything.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1), mp_context=context) as pool:
+            return list(pool.map(_parse_register, [str(p) for p in paths]))
+    except (OSError, AssertionError, RuntimeError) as exc:  # e.g. a daemonic worker may not have children
+        log.warning("parallel register parsing unavailable (%s); parsing one by one", exc)
+        return [_parse_register(str(p)) for p in paths]
+
+
+def ingest_registers(
+    paths: list[Path], *, settings: Settings | None = None, warehouse=None, dry_run: bool = False,
+    force: bool = False,
+) -> list[Outcome]:
+    """Archive, parse and load register (名簿) files. Each register replaces its prefecture's roster."""
     from tsunagu.warehouse.archive import archive_raw, file_sha256, quarantine
 
     settings = settings or get_settings()
-    path = Path(path)
+    paths = [Path(p) for p in paths]
     if dry_run:
-        sha = file_sha256(path)
+        archived = [None] * len(paths)
+        shas = [file_sha256(p) for p in paths]
     else:
         warehouse = warehouse or open_warehouse(settings)
-        archived = archive_raw(path, settings)
-        sha = archived.sha256
-    try:
-        parse = parse_register(path)
-    except UnreadableFile as exc:
-        outcome = Outcome(REGISTER, str(path), sha, "unreadable", errors=1, note=exc.message_en)
-        if not dry_run:
-            sid, _ = warehouse.register_submission(
-                kind=REGISTER, sha256=sha, original_name=path.name, sender="", fiscal_year=None,
-                archive_path=str(archived.archive_path), channel="landing",
-            )
-            outcome.quarantine = str(quarantine(archived, [exc.finding()], settings, kind=REGISTER, sender="", fiscal_year=None, original_name=path.name))
-            warehouse.record_outcome(sid, "unreadable", [exc.finding()], rows=0, template_version=None, report_path=outcome.quarantine)
-            outcome.submission_id = sid
-        return outcome
-    errors = [f for f in parse.findings if f.severity == "error"]
-    status = "rejected" if errors else "accepted"
-    outcome = Outcome(
-        REGISTER, str(path), sha, status, prefecture_code=parse.prefecture_code,
-        rows=len(parse.rows), errors=len(errors), warnings=len(parse.findings) - len(errors),
-    )
-    if dry_run:
-        return outcome
-    sid, is_new = warehouse.register_submission(
-        kind=REGISTER, sha256=sha, original_name=path.name, sender=parse.prefecture_code, fiscal_year=None,
-        archive_path=str(archived.archive_path), channel="landing",
-    )
-    outcome.submission_id = sid
-    if done := _already_done(warehouse, sid, is_new, force):
-        outcome.status, outcome.note = "skipped", f"already processed as {done['status']}"
-        return outcome
-    if status == "accepted":
-        if not warehouse.load_register(parse, sha256=sha, submission_id=sid):
-            outcome.note = "a newer register of this prefecture is loaded; roster not replaced"
-    else:
-        outcome.quarantine = str(quarantine(archived, parse.findings, settings, kind=REGISTER, sender=parse.prefecture_code, fiscal_year=None, original_name=path.name))
-    warehouse.record_outcome(sid, status, parse.findings, rows=len(parse.rows), template_version=None, report_path=outcome.quarantine)
+        archived = [archive_raw(p, settings) for p in paths]  # raw is sacred: archived before parsing
+        shas = [a.sha256 for a in archived]
+    done = {} if (dry_run or force) else {
+        o["sha256"]: o for o in warehouse.outcomes(kind=REGISTER) if o["status"] in FINAL_STATUSES
+    }
+    outcomes: list[Outcome | None] = [
+        Outcome(REGISTER, str(p), sha, "skipped", prefecture_code=done[sha]["sender"] or None,
+                rows=done[sha]["rows"] or 0, submission_id=done[sha]["id"],
+                note=f"already processed as {done[sha]['status']}")
+        if sha in done else None
+        for p, sha in zip(paths, shas, strict=True)
+    ]
+    todo = [i for i, o in enumerate(outcomes) if o is None]
+    for i, parse in zip(todo, _parse_registers([paths[i] for i in todo]), strict=True):
+        path, sha = paths[i], shas[i]
+        if isinstance(parse, UnreadableFile):
+            findings, sender, rows, status = [parse.finding()], "", 0, "unreadable"
+        else:
+            findings, sender, rows = parse.findings, parse.prefecture_code, len(parse.rows)
+            status = "rejected" if any(f.severity == "error" for f in findings) else "accepted"
+        errors = sum(f.severity == "error" for f in findings)
+        outcome = outcomes[i] = Outcome(
+            REGISTER, str(path), sha, status, prefecture_code=sender or None, rows=rows, errors=errors,
+            warnings=len(findings) - errors,
+        )
+        if dry_run:
+            continue
+        sid, _ = warehouse.register_submission(
+            kind=REGISTER, sha256=sha, original_name=path.name, sender=sender, fiscal_year=None,
+            archive_path=str(archived[i].archive_path), channel="landing",
+        )
+        outcome.submission_id = sid
+        if status == "accepted":
+            if not warehouse.load_register(parse, sha256=sha, submission_id=sid):
+                outcome.note = "a newer register of this prefecture is loaded; roster not replaced"
+        else:
+            outcome.quarantine = str(quarantine(
+                archived[i], findings, settings, kind=REGISTER, sender=sender, fiscal_year=None,
+                original_name=path.name,
+            ))
+        warehouse.record_outcome(sid, status, findings, rows=rows, template_version=None, report_path=outcome.quarantine)
+    return outcomes
+
+
+def ingest_register(path: Path, **kwargs) -> Outcome:
+    (outcome,) = ingest_registers([path], **kwargs)
     return outcome
 
 

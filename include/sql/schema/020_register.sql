@@ -1,6 +1,9 @@
 -- The bureau's register of accepted notifications (届出受理医療機関名簿), one row per register row,
 -- and the roster derived from it (在支診/在支病 that must file 様式11の3).
 -- A new register file for a prefecture replaces that prefecture's rows; the raw archive keeps history.
+-- No key on the lineage columns: rows are only ever replaced per prefecture in one transaction, so
+-- (source_sha256, source_sheet, source_row) is unique by construction, and a 135k-row bulk load
+-- should not pay for a 64-character composite index.
 CREATE TABLE IF NOT EXISTS register_entries (
     prefecture_code     VARCHAR(2)   NOT NULL,
     as_of               DATE,
@@ -21,8 +24,7 @@ CREATE TABLE IF NOT EXISTS register_entries (
     submission_id       INTEGER,
     source_sha256       CHAR(64)     NOT NULL,
     source_sheet        TEXT         NOT NULL,
-    source_row          INTEGER      NOT NULL,
-    CONSTRAINT pk_register_entries PRIMARY KEY (source_sha256, source_sheet, source_row)
+    source_row          INTEGER      NOT NULL
 );
 
 CREATE INDEX IF NOT EXISTS ix_register_entries_pref ON register_entries (prefecture_code);

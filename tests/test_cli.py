@@ -1,0 +1,83 @@
+"""The operators' CLI: exit codes, the --json contract, ingest and publish through the same library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tsunagu.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "include" / "demo"
+YAMANASHI_REGISTER = next((DEMO / "register").glob("19*.xlsx"))
+V1 = DEMO / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v1.xlsx"
+V2 = DEMO / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
+PDF = DEMO / "home_care_reports" / "2025" / "09" / "栃木_集計表_スキャン.pdf"
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TSUNAGU_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TSUNAGU_DB_URL", raising=False)
+    monkeypatch.delenv("TSUNAGU_PUBLISH_DIR", raising=False)
+    return tmp_path / "home"
+
+
+def _json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_validate_json_rejected_points_at_each_cell(home, capsys):
+    assert main(["ingest", "--kind", "register", str(YAMANASHI_REGISTER)]) == 0
+    capsys.readouterr()
+    code = main(["validate", "--kind", "home_care_report", "--prefecture", "19", "--fiscal-year", "2025", "--json", str(V1)])
+    out = _json(capsys)
+    assert code == 1
+    assert out["status"] == "rejected"
+    assert out["rows"] == 89
+    assert [(e["code"], e["severity"], e["sheet"], e["row"], e["column"], e["field"]) for e in out["errors"]] == [
+        ("death_sum", "error", "集計表", 8, "I", "deaths_total"),
+        ("death_sum", "error", "集計表", 8, "I", "deaths_total"),
+        ("check_digit", "error", "集計表", 11, "B", "institution_number"),
+        ("not_in_roster", "error", "集計表", 11, "B", "institution_number"),
+        ("emergency_exceeds_house_calls", "error", "集計表", 13, "Q", "emergency_house_calls"),
+    ]
+    assert list(out["errors"][0]) == ["code", "severity", "sheet", "row", "column", "field", "message_ja", "message_en"]
+    assert "8行目" in out["errors"][0]["message_ja"] and "I列" in out["errors"][0]["message_ja"]
+
+
+def test_validate_json_accepted_and_unreadable_exit_codes(home, capsys):
+    main(["ingest", "--kind", "register", str(YAMANASHI_REGISTER)])
+    capsys.readouterr()
+    args = ["validate", "--kind", "home_care_report", "--prefecture", "19", "--fiscal-year", "2025", "--json"]
+    assert main([*args, str(V2)]) == 0
+    assert _json(capsys) == {"status": "accepted", "rows": 89, "errors": []}
+    assert main([*args, str(PDF)]) == 2
+    out = _json(capsys)
+    assert out["status"] == "unreadable" and out["rows"] == 0
+    assert [e["code"] for e in out["errors"]] == ["unsupported_pdf"]
+
+
+def test_ingest_then_publish_from_the_cli(home, tmp_path, capsys):
+    assert main(["ingest", "--kind", "register", str(YAMANASHI_REGISTER)]) == 0
+    capsys.readouterr()
+    ingest = ["ingest", "--kind", "home_care_report", "--prefecture", "19", "--fiscal-year", "2025"]
+    assert main([*ingest, str(V1), str(V2)]) == 1  # the worst outcome sets the exit code
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o["status"] for o in lines] == ["rejected", "accepted"]
+    # The same bytes again are recognised and skipped.
+    assert main([*ingest, str(V2)]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "skipped"
+    out = tmp_path / "out"
+    assert main(["publish", "--fiscal-year", "2025", "--prefecture", "19", "--out", str(out)]) == 0
+    package = out / "2025" / "19_yamanashi"
+    assert sorted(p.name for p in package.iterdir()) == [
+        "datapackage.json", "home_care_reports_2025_19.csv", "home_care_reports_2025_19.xlsx", "manifest.json",
+    ]
+
+
+def test_home_care_ingest_requires_prefecture_and_year(home):
+    with pytest.raises(SystemExit, match="--prefecture"):
+        main(["ingest", "--kind", "home_care_report", str(V2)])
