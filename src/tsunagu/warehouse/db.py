@@ -24,7 +24,7 @@ from tsunagu.model import RosterEntry
 from tsunagu.settings import Settings, include_dir
 
 SUBMISSION_STATUSES = ("received", "accepted", "rejected", "unreadable", "superseded")
-SUBMISSION_KINDS = ("register", "home_care_report")
+SUBMISSION_KINDS = ("register", "home_care_report", "request_form", "survey_return")
 
 # Canonical field ids of 様式11の3 (DESIGN §2.1), in the order of the form.
 HOME_CARE_FIELDS: tuple[str, ...] = (
@@ -201,7 +201,12 @@ class Warehouse:
         return self._tables
 
     def t(self, name: str) -> sa.Table:
-        return self.tables[name]
+        tables = self.tables
+        if name not in tables:  # a table of another schema file (e.g. 050_requests.sql): reflected on first use
+            md = sa.MetaData()
+            md.reflect(bind=self.engine, only=[name])
+            tables[name] = md.tables[name]
+        return tables[name]
 
     def _lock(self, conn: Connection, key: str) -> None:
         """Serialise writers of one scope on PostgreSQL (SQLite serialises writers itself)."""
