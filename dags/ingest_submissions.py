@@ -1,4 +1,5 @@
-"""ingest_submissions: monthly intake of registers and office-tabulated 様式11の3 reports.
+"""ingest_submissions: monthly intake of registers, office-tabulated 様式11の3 reports, and prefectures'
+request forms (情報提供依頼書) and survey returns (地域支援事業 実施状況).
 
 Scans TSUNAGU_HOME/landing, archives each new file by sha256, validates, loads
 accepted files and quarantines the rest. One bad file never fails the others.
@@ -54,7 +55,7 @@ def ingest_submissions():
         )
         return {
             "registers": [asdict(f) for f in found if f.kind == REGISTER],
-            "reports": [asdict(f) for f in found if f.kind != REGISTER],
+            "submissions": [asdict(f) for f in found if f.kind != REGISTER],
         }
 
     @task
@@ -66,14 +67,14 @@ def ingest_submissions():
         return [o.to_dict() for o in ingest_registers(paths, dry_run=params["dry_run"], force=params["force"])]
 
     @task
-    def list_offices(found: dict) -> list[dict]:
-        from tsunagu.pipeline import office_batches
+    def list_senders(found: dict) -> list[dict]:
+        from tsunagu.pipeline import sender_batches
 
-        return office_batches(found["reports"])
+        return sender_batches(found["submissions"])
 
-    @task(map_index_template="{{ task.op_kwargs['batch']['prefecture_code'] }}")
-    def ingest_office(batch: dict, params: dict | None = None) -> list[dict]:
-        """One office's files in order; offices in parallel. A bad file is an outcome, not a failure."""
+    @task(map_index_template="{{ task.op_kwargs['batch']['kind'] }}/{{ task.op_kwargs['batch']['prefecture_code'] }}")
+    def ingest_sender(batch: dict, params: dict | None = None) -> list[dict]:
+        """One sender's files in order; senders in parallel. A bad file is an outcome, not a failure."""
         from tsunagu.pipeline import ingest_batch
 
         return _raise_if_failed(ingest_batch(batch["files"], dry_run=params["dry_run"], force=params["force"]))
@@ -93,14 +94,14 @@ def ingest_submissions():
         for o in outcomes:
             counts[o["status"]] = counts.get(o["status"], 0) + 1
         print(f"outcomes: {counts} -> {path}")
-        if params["dry_run"] or not any(o["status"] == "accepted" and o["kind"] != "register" for o in outcomes):
+        if params["dry_run"] or not any(o["status"] == "accepted" and o["kind"] == "home_care_report" for o in outcomes):
             raise AirflowSkipException("no new accepted report: publication is not triggered")
         return counts
 
     found = scan_landing()
     registers = ingest_registers(found)
     prepare_warehouse() >> found
-    reports = ingest_office.expand(batch=list_offices(found))
+    reports = ingest_sender.expand(batch=list_senders(found))
     registers >> reports
     record_outcomes(registers, reports)
 

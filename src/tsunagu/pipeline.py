@@ -23,8 +23,15 @@ log = logging.getLogger(__name__)
 
 REGISTER = "register"
 HOME_CARE_REPORT = "home_care_report"
-# Landing folders per channel (DESIGN §5): landing/home_care_reports/<fy>/<pref>/…, landing/register/…
-LANDING_FOLDERS = {HOME_CARE_REPORT: "home_care_reports", REGISTER: "register"}
+REQUEST_FORM = "request_form"
+SURVEY_RETURN = "survey_return"
+# Landing folders per channel: landing/register/…, and landing/<folder>/<fiscal_year>/<pref_code>/… for the rest.
+LANDING_FOLDERS = {
+    REGISTER: "register",
+    HOME_CARE_REPORT: "home_care_reports",
+    REQUEST_FORM: "request_forms",
+    SURVEY_RETURN: "survey_returns",
+}
 FINAL_STATUSES = {"accepted", "rejected", "unreadable", "superseded"}
 _IGNORED = re.compile(r"^(\.|~\$)|\.(tmp|part)$")  # hidden files, Excel lock files, partial uploads
 
@@ -84,27 +91,28 @@ def _existing_warehouse(settings: Settings):
     return warehouse
 
 
+def _landing_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not _IGNORED.search(p.name))
+
+
 def scan_landing(
     landing: Path, *, fiscal_year: int | None = None, prefectures: list[str] | None = None
 ) -> list[LandingFile]:
     """Every file waiting in the landing folders, registers first (the roster checks need them)."""
     jurisdiction = load_jurisdiction()
-    found: list[LandingFile] = []
-    register_dir = landing / LANDING_FOLDERS[REGISTER]
-    for path in sorted(p for p in register_dir.rglob("*") if p.is_file() and not _IGNORED.search(p.name)):
-        found.append(LandingFile(REGISTER, str(path)))
-    reports_dir = landing / LANDING_FOLDERS[HOME_CARE_REPORT]
-    for path in sorted(p for p in reports_dir.rglob("*") if p.is_file() and not _IGNORED.search(p.name)):
-        parts = path.relative_to(reports_dir).parts
-        if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in jurisdiction:
-            log.warning("ignoring %s: expected home_care_reports/<fiscal_year>/<pref_code>/<file>", path)
+    found = [LandingFile(REGISTER, str(p)) for p in _landing_files(landing / LANDING_FOLDERS[REGISTER])]
+    for kind, folder in LANDING_FOLDERS.items():
+        if kind == REGISTER:
             continue
-        fy, pref = int(parts[0]), parts[1]
-        if fiscal_year is not None and fy != fiscal_year:
-            continue
-        if prefectures and pref not in prefectures:
-            continue
-        found.append(LandingFile(HOME_CARE_REPORT, str(path), pref, fy))
+        root = landing / folder
+        for path in _landing_files(root):
+            parts = path.relative_to(root).parts
+            if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in jurisdiction:
+                log.warning("ignoring %s: expected %s/<fiscal_year>/<pref_code>/<file>", path, folder)
+                continue
+            fy, pref = int(parts[0]), parts[1]
+            if (fiscal_year is None or fy == fiscal_year) and (not prefectures or pref in prefectures):
+                found.append(LandingFile(kind, str(path), pref, fy))
     return found
 
 
@@ -299,26 +307,33 @@ def ingest_file(item: LandingFile | dict, *, settings: Settings | None = None, d
     item = LandingFile(**item) if isinstance(item, dict) else item
     if item.kind == REGISTER:
         return ingest_register(Path(item.path), settings=settings, dry_run=dry_run, force=force)
-    return ingest_home_care_report(
+    if item.kind == HOME_CARE_REPORT:
+        flow = ingest_home_care_report
+    else:
+        from tsunagu import submissions
+
+        flow = {REQUEST_FORM: submissions.ingest_request_form, SURVEY_RETURN: submissions.ingest_survey_return}[item.kind]
+    return flow(
         Path(item.path), prefecture_code=item.prefecture_code, fiscal_year=item.fiscal_year,
         settings=settings, dry_run=dry_run, force=force,
     )
 
 
-def office_batches(items: list[LandingFile | dict]) -> list[dict]:
-    """Group report files by prefecture, oldest year first, then by file name.
+def sender_batches(items: list[LandingFile | dict]) -> list[dict]:
+    """Group files by kind and sender, oldest year first, then by file name.
 
-    One office's files must be processed in order, never in parallel: a later
-    file supersedes an earlier one, and the year-over-year checks need last
-    year loaded first. Different offices run in parallel.
+    One sender's files of one kind are processed in order, never in parallel: a
+    later file supersedes an earlier one, and the year-over-year checks need last
+    year loaded first. Different senders and kinds run in parallel.
     """
-    batches: dict[str, list[dict]] = {}
+    batches: dict[tuple[str, str], list[dict]] = {}
     for item in items:
         item = asdict(item) if isinstance(item, LandingFile) else item
-        batches.setdefault(item["prefecture_code"], []).append(item)
+        batches.setdefault((item["kind"], item["prefecture_code"]), []).append(item)
     return [
-        {"prefecture_code": pref, "files": sorted(files, key=lambda f: (f["fiscal_year"], Path(f["path"]).name))}
-        for pref, files in sorted(batches.items())
+        {"kind": kind, "prefecture_code": pref,
+         "files": sorted(files, key=lambda f: (f["fiscal_year"], Path(f["path"]).name))}
+        for (kind, pref), files in sorted(batches.items())
     ]
 
 

@@ -89,7 +89,7 @@ def result_params(parsed: dict, name: str, dag_id: str) -> list[str]:
 
 def test_task_wiring(parsed):
     assert parsed["ingest_submissions.py"]["tasks"]["ingest_submissions"] == [
-        "ingest_office", "ingest_registers", "list_offices", "prepare_warehouse", "record_outcomes", "scan_landing",
+        "ingest_registers", "ingest_sender", "list_senders", "prepare_warehouse", "record_outcomes", "scan_landing",
     ]
     assert parsed["publish_home_care_reports.py"]["tasks"]["publish_home_care_reports"] == [
         "plan_packages", "publish_package", "record_publication",
