@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, replace
+from email.utils import parseaddr
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -237,11 +238,11 @@ def send(
     # -- send
     try:
         with Session(conn_id) as session:
-            from_addr = session.from_email
+            from_name, from_addr = parseaddr(session.from_email or "")
             if not from_addr:
                 raise SmtpFailure(f"no sender address: set from_email in the {conn_id} connection or TSUNAGU_MAIL_FROM")
             msg = build_message(
-                key=mail.key, from_addr=from_addr, from_name=_sender_name(), to=mail.to, cc=mail.cc,
+                key=mail.key, from_addr=from_addr, from_name=from_name or _sender_name(), to=mail.to, cc=mail.cc,
                 subject=mail.subject, body=body, attachments=attachments, date=now.replace(tzinfo=dt.UTC),
             )
             reply = session.send(msg, from_addr, [address_of(a) for a in mail.recipients])

@@ -72,8 +72,20 @@ def build_message(
         if path.suffix.lower() == ".csv":
             ctype = "text/csv"
         maintype, subtype = (ctype or "application/octet-stream").split("/", 1)
-        msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)
+        data = path.read_bytes()
+        params = {}
+        if maintype == "text":
+            params["charset"] = _charset(data)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name, params=params)
     return msg
+
+
+def _charset(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "shift_jis"  # CP932 text as sent by offices; mail clients know it as Shift_JIS
 
 
 def envelope_recipients(msg: EmailMessage) -> list[str]:
@@ -132,7 +144,7 @@ class Session:
         except smtplib.SMTPDataError as exc:
             raise SmtpFailure(f"DATA refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}", exc.smtp_code) from None
         if code != 250:
-            raise SmtpFailure(f"message refused: {code} {_reply_text(resp)}", code)
+            raise SmtpFailure(f"DATA refused: {code} {_reply_text(resp)}", code)
         return SmtpReply(code=code, text=_reply_text(resp))
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
+from tsunagu.settings import get_settings
+from tsunagu.warehouse.testing import make_warehouse
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def warehouse(backend, request, tmp_path):
+    pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    with make_warehouse(backend, tmp_path, pg) as wh:
+        yield wh
+
+
+@pytest.fixture
+def sqlite_wh(tmp_path):
+    with make_warehouse("sqlite", tmp_path) as wh:
+        yield wh
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.delenv("TSUNAGU_OUTBOX_DIR", raising=False)
+    monkeypatch.delenv("TSUNAGU_OUTBOX_URL", raising=False)
+    return get_settings(tmp_path / "home", db_url="sqlite://")
+
+
+@pytest.fixture
+def sink(tmp_path, monkeypatch):
+    """A real SMTP server on loopback; Airflow's smtp_default points at it."""
+    with MailSink(tmp_path / "sink") as s:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_uri(s.port, from_email="kea@kantoshinetsu.example"))
+        yield s
