@@ -24,8 +24,11 @@ from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
 KIND = "survey_return"
 
-_YM_WAREKI = re.compile(r"^(令和|平成|昭和|[RHS])(元|\d{1,2})[年./-](\d{1,2})(?:[月./-](\d{1,2})日?|月)?$", re.IGNORECASE)
-_YM_WEST = re.compile(r"^(\d{4})[年./-](\d{1,2})(?:[月./-](\d{1,2})日?|月)?$")
+_YM_WAREKI = re.compile(
+    r"^(?P<era>令和|平成|昭和|[RHS])(?P<year>元|\d{1,2})[年./-](?P<month>\d{1,2})(?:[月./-](?P<day>\d{1,2})日?|月)?$",
+    re.IGNORECASE,
+)
+_YM_WEST = re.compile(r"^(?P<year>\d{4})[年./-](?P<month>\d{1,2})(?:[月./-](?P<day>\d{1,2})日?|月)?$")
 _ERA = {"令和": 2018, "R": 2018, "平成": 1988, "H": 1988, "昭和": 1925, "S": 1925}
 
 
@@ -64,17 +67,17 @@ def to_year_month(value: object) -> dt.date | None:
         return day.replace(day=1)
     text = re.sub(r"\s+", "", normalize.nfkc(value))
     if m := _YM_WAREKI.match(text):
-        era = m[1].upper() if len(m[1]) == 1 else m[1]
-        year = _ERA[era] + (1 if m[2] == "元" else int(m[2]))
+        era = m["era"].upper() if len(m["era"]) == 1 else m["era"]
+        year = _ERA[era] + (1 if m["year"] == "元" else int(m["year"]))
     elif m := _YM_WEST.match(text):
-        year = int(m[1])
+        year = int(m["year"])
     else:
         raise ValueError(value)
-    month = int(m[3])
+    month = int(m["month"])
     if not 1 <= month <= 12:
         raise ValueError(value)
-    if m[4]:
-        dt.date(year, month, int(m[4]))  # a full date must exist
+    if m["day"]:
+        dt.date(year, month, int(m["day"]))  # a full date must exist
     return dt.date(year, month, 1)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 
 from tsunagu.intake.survey_return import load_survey_template, programs
 from tsunagu.jurisdiction import load_jurisdiction
@@ -43,9 +44,9 @@ def _header(ws, row: int, labels: list[str], widths: list[float] | None = None) 
         cell = ws.cell(row=row, column=i, value=label)
         cell.font, cell.fill, cell.border = BOLD, HEADER_FILL, BOX
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for i, width in enumerate(widths or [], start=1):
-        ws.column_dimensions[ws.cell(row=row, column=i).column_letter].width = width
-    ws.freeze_panes = ws.cell(row=row + 1, column=1)
+    for i, width in enumerate((widths or [])[: len(labels)], start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = f"A{row + 1}"  # a string: ws.cell() would create a row and move append() down
 
 
 def _row(ws, values: list) -> None:
