@@ -244,3 +244,21 @@ def test_ingest_supersede_and_summary(tmp_path, warehouse, settings):
     assert [c.value for c in ws[4]] == ["事業", "実施市町村数", "全市町村数", "実施率（%）"]
     assert [c.value for c in ws[7]] == ["生活支援体制整備事業", 23, 27, 85.2]
     assert ws["A11"].value.startswith("前年度の調査票が登録されていないため")
+
+
+@pytest.mark.parametrize("pref", JURISDICTION)
+def test_every_prefecture_full_return_is_accepted(tmp_path, pref):
+    result, _ = check(write_survey_csv(tmp_path / f"{pref}.csv", build_rows(pref)), pref=pref)
+    assert result.status == "accepted", where(result)[:3]
+    assert result.rows == len(municipalities_of(pref))
+
+
+def test_dry_run_writes_reports_only(tmp_path, warehouse, settings):
+    rows = build_rows("19")
+    rows[0][4] = -5
+    o = ingest_survey_return(write_survey_xlsx(tmp_path / "d.xlsx", rows), prefecture_code="19", fiscal_year=2025,
+                             settings=settings, warehouse=warehouse, dry_run=True)
+    assert (o.status, o.submission_id, o.quarantine) == ("rejected", None, None)
+    ws = load_workbook(o.reports["xlsx"])["調査票"]
+    assert ws[f"E{FIRST_DATA_ROW}"].fill.start_color.rgb == "FFFFC7CE"  # the error cell is highlighted
+    assert warehouse.outcomes(kind="survey_return") == []
