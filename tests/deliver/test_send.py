@@ -331,3 +331,57 @@ def test_display_names_and_non_delivery_mail(sqlite_wh, sink, settings):
     assert msg["To"].addresses[0].display_name == "群馬県 地域包括ケア担当"
     assert sink.received[0].rcpt_tos == ("care@pref.gunma.lg.jp",)
     assert not (settings.home / "outbox").exists()
+
+
+def test_a_violation_does_not_overwrite_an_attempt_under_way(sqlite_wh, sink, settings, tmp_path):
+    mail = delivery(tmp_path)
+    sink.fail_next(1)
+    send(sqlite_wh, mail, settings=settings, now=NOW)
+    with sqlite_wh._write() as conn:
+        conn.execute(mail_ledger.update().values(status="sending"))
+    with pytest.raises(ScopeViolation):
+        send(sqlite_wh, delivery(tmp_path, cc=("x@example.com",)), settings=settings, now=NOW)
+    [entry] = ledger(sqlite_wh)
+    assert entry.status == "sending" and entry.attempts == 1 and sink.messages == []
+
+
+def test_the_real_publish_package_passes_its_own_scope_only(sqlite_wh, sink, settings, tmp_path):
+    from tsunagu.intake.templates import load_template
+    from tsunagu.publish.package import publish_prefecture
+    from tsunagu.warehouse.testing import sample_record
+
+    sid, _ = sqlite_wh.register_submission("home_care_report", "a" * 64, "08.xlsx", "08", FY, None, "email")
+    sqlite_wh.record_outcome(sid, "accepted", [], rows=2, template_version="2024-08")
+    sqlite_wh.load_home_care_report(sid, "08", FY, [sample_record("08", n) for n in (1, 2)])
+    res = publish_prefecture(sqlite_wh, FY, "08", tmp_path / "out", template=load_template("home_care_report",
+                                                                                         fiscal_year=FY))
+    files = tuple(sorted(res.dir.iterdir()))
+    assert {p.suffix for p in files} == {".csv", ".xlsx", ".json"}
+    to = "care@pref.ibaraki.lg.jp"
+    ok = Mail(key="2025:delivery:08:v1", kind="delivery", fiscal_year=FY, to=(to,), subject="送付", body="本文",
+              attachments=files, prefecture_code="08", data_version="v1", allowed_recipients=frozenset({to}))
+    assert send(sqlite_wh, ok, settings=settings).ok
+    assert sorted(p.get_filename() for p in sink.messages[0].iter_attachments()) == sorted(p.name for p in files)
+
+    to9 = "care@pref.tochigi.lg.jp"
+    wrong = Mail(key="2025:delivery:09:v1", kind="delivery", fiscal_year=FY, to=(to9,), subject="送付", body="本文",
+                 attachments=files, prefecture_code="09", data_version="v1", allowed_recipients=frozenset({to9}))
+    with pytest.raises(ScopeViolation, match="belongs to prefecture 08, not 09"):
+        send(sqlite_wh, wrong, settings=settings)
+    assert len(sink.messages) == 1
+
+
+def test_office_workbook_with_title_rows_and_no_data_sheet(sqlite_wh, sink, settings, tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "集計表"
+    ws.append(["令和7年度 在宅療養支援診療所 定例報告 集計表"])
+    ws.append([])
+    ws.append(["医療機関コード", "都道府県コード", "名称"])
+    ws.append(["1110000010", "11", "A"])
+    ws.append(["1310000010", "13", "B"])
+    wb.save(tmp_path / "集計表.xlsx")
+    mail = delivery(tmp_path, files=(tmp_path / "集計表.xlsx",))
+    with pytest.raises(ScopeViolation, match="（集計表） row 5 belongs to prefecture 13"):
+        send(sqlite_wh, mail, settings=settings)
+    assert sink.messages == []

@@ -132,10 +132,10 @@ def _base_values(mail: Mail, files: list[FileRecord]) -> dict:
     }
 
 
-def _upsert(warehouse, mail: Mail, values: dict, now: dt.datetime, *, claim: bool,
+def _upsert(warehouse, mail: Mail, values: dict, now: dt.datetime, *,
             stale_after: dt.timedelta = STALE_AFTER) -> tuple[LedgerEntry, bool]:
-    """Move the key's row to ``values['status']`` (attempts + 1) unless it is sent (or, when claiming,
-    being sent by someone else). -> (entry, changed)."""
+    """Move the key's row to ``values['status']`` (attempts + 1) unless it is sent or another worker's
+    attempt is under way (``sending`` for less than ``stale_after``). -> (entry, changed)."""
     with warehouse._write() as conn:
         warehouse._lock(conn, f"mail:{mail.key}")
         cur = conn.execute(sa.select(mail_ledger).where(T.key == mail.key)).first()
@@ -143,8 +143,8 @@ def _upsert(warehouse, mail: Mail, values: dict, now: dt.datetime, *, claim: boo
             entry = entry_from_row(cur)
             if entry.status == "sent":
                 return replace(entry, already_sent=True), False
-            if claim and entry.status == "sending" and now - entry.last_attempt_at < stale_after:
-                return entry, False  # another worker is sending it right now
+            if entry.status == "sending" and now - entry.last_attempt_at < stale_after:
+                return entry, False  # another worker is sending it right now: leave its row alone
             conn.execute(mail_ledger.update().where(T.key == mail.key).values(
                 **values, attempts=T.attempts + 1, last_attempt_at=now))
         else:
@@ -154,9 +154,12 @@ def _upsert(warehouse, mail: Mail, values: dict, now: dt.datetime, *, claim: boo
 
 
 def _finish(warehouse, key: str, values: dict) -> LedgerEntry:
+    """Record the outcome of our attempt. The server's acceptance always wins (it happened); a failure
+    only replaces our own ``sending``, never a ``sent`` recorded meanwhile by a worker that took over."""
+    only = T.status != "sent" if values["status"] == "sent" else T.status == "sending"
     with warehouse._write() as conn:
         warehouse._lock(conn, f"mail:{key}")
-        conn.execute(mail_ledger.update().where(T.key == key, T.status == "sending").values(**values))
+        conn.execute(mail_ledger.update().where(T.key == key, only).values(**values))
         return entry_from_row(conn.execute(sa.select(mail_ledger).where(T.key == key)).one())
 
 
@@ -198,7 +201,7 @@ def send(
         check_attachments(mail.attachments, mail.effective_scope)
     except ScopeViolation as v:
         entry, _ = _upsert(warehouse, mail, {**base, "status": "blocked", "last_error": str(v),
-                                             "delivery_mode": None, "outbox_path": None}, now, claim=False)
+                                             "delivery_mode": None, "outbox_path": None}, now)
         log.warning("mail %s blocked: %s", mail.key, v)
         if entry.status == "sent":  # sent earlier (concurrently): nothing to refuse any more
             return entry
@@ -218,7 +221,7 @@ def send(
                                      mail.data_version or "unversioned", mail.attachments)
         except OutboxConflict as exc:
             _upsert(warehouse, mail, {**base, "status": "blocked", "last_error": f"outbox: {exc}",
-                                      "delivery_mode": None, "outbox_path": None}, now, claim=False)
+                                      "delivery_mode": None, "outbox_path": None}, now)
             raise
         outbox_path = str(folder)
     body, attachments = mail.body, mail.attachments
@@ -231,7 +234,7 @@ def send(
     entry, claimed = _upsert(warehouse, mail, {
         **base, "status": "sending", "delivery_mode": mode, "outbox_path": outbox_path, "last_error": None,
         "smtp_status": None, "smtp_reply": None,
-    }, now, claim=True, stale_after=stale_after)
+    }, now, stale_after=stale_after)
     if not claimed:
         return entry
 

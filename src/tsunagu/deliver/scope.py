@@ -170,7 +170,9 @@ def _check_xlsx(path: Path, scope: str) -> int:
     try:
         checked, attributed = 0, False
         for sheet in wb.sheetnames:
-            header, rows = _sheet_table(wb[sheet])
+            # データ may have title rows above its header; other sheets (定義書 lists field names as values) use row 1
+            search = 10 if sheet == DATA_SHEET or DATA_SHEET not in wb.sheetnames else 1
+            header, rows = _sheet_table(wb[sheet], search_rows=search)
             if _column(header) is None and (sheet != DATA_SHEET or not rows):
                 continue  # 定義書, 集計 and other sheets without a prefecture column hold no data rows
             attributed = True
