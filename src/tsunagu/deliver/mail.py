@@ -248,7 +248,7 @@ def send(
                 key=mail.key, from_addr=from_addr, from_name=from_name or _sender_name(), to=mail.to, cc=mail.cc,
                 subject=mail.subject, body=body, attachments=attachments, date=now.replace(tzinfo=dt.UTC),
             )
-            reply = session.send(msg, from_addr, [address_of(a) for a in mail.recipients])
+            reply = session.send(msg, from_addr, list(dict.fromkeys(address_of(a) for a in mail.recipients)))
     except Exception as exc:  # SMTP, network, connection config: retryable, never sent
         failure = failure_of(exc)
         log.warning("mail %s failed (attempt %d): %s", mail.key, entry.attempts, failure)
