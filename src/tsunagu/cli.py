@@ -3,6 +3,8 @@
   tsunagu ingest --kind register FILE...
   tsunagu validate --kind home_care_report --prefecture 11 --fiscal-year 2025 [--json] FILE
   tsunagu ingest --kind home_care_report --prefecture 11 --fiscal-year 2025 FILE...
+  tsunagu ingest --kind request_form --prefecture 11 FILE...
+  tsunagu ingest --kind survey_return --prefecture 11 --fiscal-year 2025 FILE...
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
   tsunagu demo
 """
@@ -22,9 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="archive, validate and load files")
-    ingest.add_argument("--kind", required=True, choices=["register", "home_care_report"])
-    ingest.add_argument("--prefecture", help="sending office's prefecture code (home_care_report)")
-    ingest.add_argument("--fiscal-year", type=int, help="report fiscal year (home_care_report)")
+    ingest.add_argument("--kind", required=True, choices=["register", "home_care_report", "request_form", "survey_return"])
+    ingest.add_argument("--prefecture", help="sender's prefecture code (all kinds but register)")
+    ingest.add_argument("--fiscal-year", type=int, help="fiscal year (home_care_report, survey_return)")
     ingest.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
     ingest.add_argument("--force", action="store_true", help="reprocess files already processed")
     ingest.add_argument("files", nargs="+", type=Path)
@@ -77,20 +79,23 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CODES[result.status]
 
     if args.command == "ingest":
-        if args.kind == "home_care_report":
+        if args.kind in ("home_care_report", "survey_return"):
             _require(args, "prefecture", "fiscal_year")
-        worst = 0
-        for path in args.files:
-            if args.kind == "register":
-                outcome = pipeline.ingest_register(path, dry_run=args.dry_run, force=args.force)
-            else:
-                outcome = pipeline.ingest_home_care_report(
-                    path, prefecture_code=args.prefecture, fiscal_year=args.fiscal_year,
+        elif args.kind == "request_form":
+            _require(args, "prefecture")
+        if args.kind == "register":
+            outcomes = pipeline.ingest_registers(args.files, dry_run=args.dry_run, force=args.force)
+        else:
+            outcomes = [
+                pipeline.ingest_file(
+                    pipeline.LandingFile(args.kind, str(path), args.prefecture, args.fiscal_year),
                     dry_run=args.dry_run, force=args.force,
                 )
+                for path in args.files
+            ]
+        for outcome in outcomes:
             print(json.dumps(outcome.to_dict(), ensure_ascii=False))
-            worst = max(worst, EXIT_CODES.get(outcome.status, 0))
-        return worst
+        return max((EXIT_CODES.get(o.status, 0) for o in outcomes), default=0)
 
     if args.command == "publish":
         packages = pipeline.publish(args.fiscal_year, prefectures=args.prefecture or None, out_dir=args.out)

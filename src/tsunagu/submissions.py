@@ -160,6 +160,10 @@ def validate_survey_return_file(path: Path, *, prefecture_code: str, fiscal_year
     return validate_survey_return(table, prefecture_code=prefecture_code, fiscal_year=fiscal_year), table
 
 
+def survey_summary_dir(settings: Settings, fiscal_year: int, prefecture_code: str) -> Path:
+    return settings.publish_dir / "survey_summaries" / str(fiscal_year) / load_jurisdiction().get(prefecture_code).package_name
+
+
 def ingest_survey_return(
     path: Path,
     *,
@@ -171,6 +175,7 @@ def ingest_survey_return(
     force: bool = False,
 ) -> Outcome:
     """Archive, validate, report, then load (accepted: supersedes the prefecture's earlier return) or quarantine."""
+    from tsunagu.publish.survey_summary import write_survey_summary
     from tsunagu.warehouse.archive import file_sha256
     from tsunagu.warehouse.surveys import load_survey_return
 
@@ -193,9 +198,12 @@ def ingest_survey_return(
                                     template_version=version)
         if loaded.stale:
             return "a newer accepted return exists for this prefecture and year; rows not reloaded"
+        # The summary goes back to the prefecture: coverage by 事業, who is not yet running each, change since last year.
+        summary = write_survey_summary(warehouse, fiscal_year, prefecture_code, survey_summary_dir(settings, fiscal_year, prefecture_code))
+        note = f"summary: {summary}"
         if loaded.superseded:
-            return "supersedes submission " + ", ".join(str(i) for i in loaded.superseded)
-        return ""
+            note = "supersedes submission " + ", ".join(str(i) for i in loaded.superseded) + "; " + note
+        return note
 
     metadata = {"kind": SURVEY_RETURN, "prefecture_code": prefecture_code, "fiscal_year": fiscal_year,
                 "submission_id": sid, "sha256": sha, "original_name": path.name}

@@ -187,7 +187,9 @@ def test_ingest_supersede_and_summary(tmp_path, warehouse, settings):
     assert {r["submission_id"] for r in survey_rows(warehouse, 2025, "19")} == {o1.submission_id}
 
     o2 = ingest_survey_return(second, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
-    assert o2.status == "accepted" and o2.note == f"supersedes submission {o1.submission_id}"
+    summary = home_summary = settings.publish_dir / "survey_summaries" / "2025" / "19_yamanashi" / "survey_summary_2025_19.xlsx"
+    assert o2.status == "accepted" and o2.note == f"supersedes submission {o1.submission_id}; summary: {summary}"
+    assert home_summary.is_file()
     current = survey_rows(warehouse, 2025, "19")
     assert {r["submission_id"] for r in current} == {o2.submission_id}
     kofu = next(r for r in current if r["municipality_code"] == "192015" and r["program"] == "general")
