@@ -18,8 +18,15 @@ REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted(p for p in (REPO / "dags").glob("*.py"))
 HEAVY = ("pandas", "great_expectations", "openpyxl", "python_calamine", "sqlalchemy", "psycopg", "numpy")
 EXPECTED = {
+    "approve_release.py": "approve_release",
+    "distribution_cycle.py": "distribution_cycle",
     "ingest_submissions.py": "ingest_submissions",
     "publish_home_care_reports.py": "publish_home_care_reports",
+}
+RERUN_PARAMS = ["dry_run", "fiscal_year", "force", "prefectures"]
+PARAMS = {
+    "approve_release": ["approver", "fiscal_year", "note", "prefecture", "version"],
+    "distribution_cycle": ["day", "dry_run", "fiscal_year", "prefectures"],
 }
 
 
@@ -80,7 +87,7 @@ def test_dag_imports_without_errors_or_heavy_modules(parsed, path: Path):
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_rerun_params_are_typed(parsed, path: Path):
     dag_id = EXPECTED[path.name]
-    assert result_params(parsed, path.name, dag_id) == ["dry_run", "fiscal_year", "force", "prefectures"]
+    assert result_params(parsed, path.name, dag_id) == PARAMS.get(dag_id, RERUN_PARAMS)
 
 
 def result_params(parsed: dict, name: str, dag_id: str) -> list[str]:
@@ -94,6 +101,8 @@ def test_task_wiring(parsed):
     assert parsed["publish_home_care_reports.py"]["tasks"]["publish_home_care_reports"] == [
         "plan_packages", "publish_package", "record_publication",
     ]
+    assert parsed["distribution_cycle.py"]["tasks"]["distribution_cycle"] == ["close_day", "plan_day", "run_prefecture"]
+    assert parsed["approve_release.py"]["tasks"]["approve_release"] == ["approve"]
 
 
 def test_dag_bag_loads_with_no_import_errors():
@@ -113,3 +122,9 @@ def test_dag_bag_loads_with_no_import_errors():
         assert dag.params["prefectures"] == []
         assert dag.params["dry_run"] is False
         assert dag.params["force"] is False
+    cycle = bag.dags["distribution_cycle"]
+    assert type(cycle.timetable).__name__ == "CronDataIntervalTimetable"
+    assert (cycle.catchup, cycle.max_active_runs) == (False, 1)
+    assert (cycle.params["fiscal_year"], cycle.params["prefectures"], cycle.params["dry_run"]) == (None, [], False)
+    assert cycle.params["day"] is None
+    assert type(bag.dags["approve_release"].timetable).__name__ == "NullTimetable"  # manual only

@@ -38,7 +38,7 @@ DATE_JA = {
 }
 CSV_COLUMNS = (
     "都道府県コード", "都道府県", "依頼書", "提供先所属", "提供先担当者", "提供先メール", "事務所データ", "件数",
-    "最新版", "承認者", "承認日時", "提供版", "提供種別", "提供日", "提供ファイルSHA-256", "督促", "未了事項",
+    "最新版", "承認者", "承認日時(JST)", "提供版", "提供種別", "提供日", "提供ファイルSHA-256", "督促", "未了事項",
 )
 
 
@@ -50,6 +50,11 @@ class ClosingReport:
     rows: list[dict[str, str]]
     open_items: list[str]
     files: dict[str, Path] = field(default_factory=dict)
+
+
+def _jst(value: dt.datetime) -> str:
+    """Stored timestamps are UTC without a zone; people read JST."""
+    return (value + dt.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M")
 
 
 def _actions(warehouse: Any, fiscal_year: int) -> list[dict[str, Any]]:
@@ -119,7 +124,7 @@ def build_closing_report(warehouse: Any, schedule: Any, day: dt.date) -> Closing
             "事務所データ": "受理" if code in data else ("不受理" if statuses.get(code) else "未着"),
             "件数": str(latest.rows) if latest else "", "最新版": latest.version if latest else "",
             "承認者": approval.approver if approval else "",
-            "承認日時": approval.approved_at.isoformat(sep=" ") if approval else "",
+            "承認日時(JST)": _jst(approval.approved_at) if approval else "",
             "提供版": last["version"] if last else "", "提供種別": KIND_JA.get(last["kind"], "") if last else "",
             "提供日": str(as_date(last["cycle_day"]) or "") if last else "",
             "提供ファイルSHA-256": "; ".join(f"{n}={h}" for n, h in sorted(delivered_rel.data_files.items()))

@@ -143,7 +143,7 @@ def pre_delivery_notice(
     body = (
         f"{pref.office_ja} ご担当者様\n\n"
         f"{schedule.sender_ja}です。ご提供いただいた定例報告データを整理しましたので、"
-        f"{pref.name_ja}へ{what}提供する前に、提供データと提供先を共有いたします。\n\n"
+        f"{pref.name_ja}へ{'訂正版を' if correction else 'データを'}提供する前に、提供データと提供先を共有いたします。\n\n"
         f"■ 提供データ（版 {release.version}、{release.rows}医療機関）\n"
         f"{_file_lines(release.data_files)}\n"
         f"■ 提供先（{pref.name_ja}の情報提供依頼書による）\n"

@@ -1,0 +1,107 @@
+"""distribution_cycle: the September–December cycle of 定例報告の情報提供, one run a day.
+
+Each run handles one day (the run's data interval end date in Asia/Tokyo, or the `day` param) and
+does everything due on or before it, exactly once: data requests to the offices and notices to the
+prefectures (9月上旬), reminders, pre-delivery notices to the offices, deliveries of approved releases
+(and 訂正版) to the recipients of each prefecture's request form, and the closing report (12月下旬).
+Dates come from include/config/cycle/<fy>.yaml. Clearing and rerunning any task sends nothing twice:
+every mail has an idempotency key in the delivery ledger. A failed mail is retried on the next run.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+from tsunagu.cycle.dag_params import cycle_params
+
+
+def _day(params: dict, data_interval_end) -> str:
+    if params.get("day"):
+        return str(params["day"])[:10]
+    end = pendulum.instance(data_interval_end) if data_interval_end is not None else pendulum.now("Asia/Tokyo")
+    return end.in_timezone("Asia/Tokyo").date().isoformat()
+
+
+@dag(
+    dag_id="distribution_cycle",
+    # 09:00 JST every day from September to December; the day handled is the interval's end date.
+    schedule=CronDataIntervalTimetable("0 9 * 9-12 *", timezone="Asia/Tokyo"),
+    start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    params=cycle_params(),
+    tags=["tsunagu", "deliver"],
+    doc_md=__doc__,
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
+)
+def distribution_cycle():
+    @task(multiple_outputs=False)
+    def plan_day(params: dict | None = None, data_interval_end=None) -> list[dict]:
+        """Which day, which year, which prefectures. A dry run prints the whole plan here and sends nothing."""
+        import datetime as dt
+
+        from tsunagu.cycle.schedule import fiscal_year_of, is_business_day
+        from tsunagu.jurisdiction import load_jurisdiction
+
+        day = dt.date.fromisoformat(_day(params, data_interval_end))
+        fy = params["fiscal_year"] or fiscal_year_of(day)
+        codes = [c for c in sorted(load_jurisdiction().prefectures) if not params["prefectures"] or c in params["prefectures"]]
+        if params["dry_run"]:
+            from tsunagu.cycle.planner import run_cycle_day
+
+            for r in run_cycle_day(day, fiscal_year=fy, prefectures=codes, dry_run=True):
+                print(f"{r.status:<8} {r.kind:<20} {r.prefecture_code or '--'} {r.key or ''} {r.detail}")
+        business = is_business_day(day)
+        print(f"day {day} (fiscal year {fy}): {'business day' if business else 'closed day: nothing is sent'}")
+        if not business or params["dry_run"]:
+            return []
+        return [{"day": day.isoformat(), "fiscal_year": fy, "prefecture_code": c} for c in codes]
+
+    @task(map_index_template="{{ task.op_kwargs['target']['prefecture_code'] }}")
+    def run_prefecture(target: dict) -> list[dict]:
+        """Everything due for one prefecture (requests, reminders, notice, delivery). Idempotent by key."""
+        import datetime as dt
+
+        from tsunagu.cycle.planner import run_cycle_day
+
+        results = run_cycle_day(dt.date.fromisoformat(target["day"]), fiscal_year=target["fiscal_year"],
+                                prefectures=[target["prefecture_code"]], closing=False)
+        for r in results:
+            print(f"{r.status:<12} {r.kind:<20} {r.key or ''} {r.detail}")
+        return [r.to_dict() for r in results]
+
+    @task(multiple_outputs=False, trigger_rule="all_done")
+    def close_day(results: list[list[dict]] | None, params: dict | None = None, data_interval_end=None) -> dict:
+        """The closing report when due, then the day's record. Fails the run (after everything was tried)
+        when a mail failed: it is retried by the task retry and on the next day's run."""
+        import datetime as dt
+        import json
+
+        from tsunagu.cycle.planner import run_cycle_day
+        from tsunagu.cycle.schedule import fiscal_year_of
+        from tsunagu.settings import get_settings
+
+        day = _day(params, data_interval_end)
+        fiscal_year = params["fiscal_year"] or fiscal_year_of(dt.date.fromisoformat(day))
+        done = [r for batch in (results or []) for r in (batch or [])]
+        if not params["dry_run"]:
+            done += [r.to_dict() for r in run_cycle_day(dt.date.fromisoformat(day), fiscal_year=fiscal_year,
+                                                        per_prefecture=False)]
+        counts: dict[str, int] = {}
+        for r in done:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        out = get_settings().reports_dir / "cycle" / str(fiscal_year) / "days" / f"{day}.json"
+        if not params["dry_run"]:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(done, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"{day}: {counts}")
+        failed = [r for r in done if r["status"] in ("failed", "blocked")]
+        if failed:
+            raise RuntimeError(f"{len(failed)} action(s) not done: {[(r['key'], r['detail']) for r in failed]}")
+        return counts
+
+    close_day(run_prefecture.expand(target=plan_day()))
+
+
+distribution_cycle()

@@ -1,0 +1,41 @@
+"""Typed Params of the cycle DAGs (kept free of heavy imports: only airflow.sdk.Param)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+
+def cycle_params() -> dict[str, Param]:
+    return {
+        "fiscal_year": Param(
+            None, type=["null", "integer"], minimum=2020, maximum=2100,
+            title="年度 / Fiscal year",
+            description="西暦の年度 (例 2025)。空欄: 処理日の年度 / Western fiscal year; empty: the day's fiscal year.",
+        ),
+        "prefectures": Param(
+            [], type="array", items={"type": "string", "pattern": "^[0-9]{2}$"}, uniqueItems=True,
+            title="都県コード / Prefecture codes",
+            description="JIS都道府県コード (例 11)。空: すべて / JIS codes, e.g. 11; empty means all.",
+        ),
+        "dry_run": Param(
+            False, type="boolean", title="ドライラン / Dry run",
+            description="予定を表示するだけで、送信も記録もしない / Plan and print; send and record nothing.",
+        ),
+        "day": Param(
+            None, type=["null", "string"], format="date",
+            title="処理日 / Day handled",
+            description="再実行用 (例 2025-11-11)。空欄: 実行のデータ区間の終了日 (JST) / For manual reruns; "
+                        "empty: the run's data interval end date in Asia/Tokyo.",
+        ),
+    }
+
+
+def approval_params() -> dict[str, Param]:
+    return {
+        "fiscal_year": Param(type="integer", minimum=2020, maximum=2100, title="年度 / Fiscal year"),
+        "prefecture": Param(type="string", pattern="^[0-9]{2}$", title="都県コード / Prefecture code"),
+        "version": Param(type="string", pattern="^[0-9a-f]{16}$", title="版 / Release version",
+                         description="提供データの版 (事前共有メールに記載) / the version in the pre-delivery notice"),
+        "approver": Param(type="string", minLength=1, title="承認者 / Approver"),
+        "note": Param("", type="string", title="備考 / Note"),
+    }
