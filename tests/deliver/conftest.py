@@ -4,7 +4,22 @@ import pytest
 
 from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
 from tsunagu.settings import get_settings
-from tsunagu.warehouse.testing import make_warehouse
+from tsunagu.warehouse.testing import add_active_request, make_warehouse
+
+# The prefectures' active requests (情報提供依頼書) these tests deliver to: send() checks every delivery
+# against them at send time.
+ACTIVE_REQUESTS = {
+    "08": ("care@pref.ibaraki.lg.jp", ()),
+    "09": ("kenko@pref.tochigi.lg.jp", ("care@pref.tochigi.lg.jp",)),
+    "11": ("kenko@pref.saitama.lg.jp", ("Chiiki-Care@pref.saitama.lg.jp",)),
+    "19": ("a@pref.yamanashi.lg.jp", ()),
+}
+
+
+def _with_requests(wh):
+    for pref, (email, cc) in ACTIVE_REQUESTS.items():
+        add_active_request(wh, pref, 2025, email, cc)
+    return wh
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -16,13 +31,13 @@ def backend(request) -> str:
 def warehouse(backend, request, tmp_path):
     pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     with make_warehouse(backend, tmp_path, pg) as wh:
-        yield wh
+        yield _with_requests(wh)
 
 
 @pytest.fixture
 def sqlite_wh(tmp_path):
     with make_warehouse("sqlite", tmp_path) as wh:
-        yield wh
+        yield _with_requests(wh)
 
 
 @pytest.fixture

@@ -385,3 +385,27 @@ def test_office_workbook_with_title_rows_and_no_data_sheet(sqlite_wh, sink, sett
     with pytest.raises(ScopeViolation, match="（集計表） row 5 belongs to prefecture 13"):
         send(sqlite_wh, mail, settings=settings)
     assert sink.messages == []
+
+
+def test_delivery_is_checked_against_the_active_request_at_send_time(warehouse, sink, settings, tmp_path):
+    """The caller's allow-list is not enough: the warehouse's active request decides, as it stands when sending."""
+    from tsunagu.warehouse.testing import add_active_request
+
+    # A newer valid form for 埼玉 names someone else: the earlier contacts may no longer receive data.
+    add_active_request(warehouse, "11", FY, "shin-tanto@pref.saitama.lg.jp")
+    with pytest.raises(ScopeViolation, match="not on the prefecture's request form"):
+        send(warehouse, delivery(tmp_path), settings=settings)
+    assert [(e.key, e.status) for e in ledger(warehouse, kind="delivery")] == [("2025:delivery:11:v1", "blocked")]
+    assert sink.messages == []
+
+    ok = delivery(tmp_path, key="2025:delivery:11:v2", version="v2", to=("shin-tanto@pref.saitama.lg.jp",), cc=(),
+                  allowed_recipients=frozenset({"shin-tanto@pref.saitama.lg.jp"}))
+    assert send(warehouse, ok, settings=settings).ok
+    assert [m["To"] for m in sink.messages] == ["shin-tanto@pref.saitama.lg.jp"]
+
+    # A prefecture with no request at all gets nothing, whatever the caller allows.
+    nobody = delivery(tmp_path, key="2025:delivery:10:v1", to=("care@pref.gunma.lg.jp",), cc=(), prefecture_code="10",
+                      allowed_recipients=frozenset({"care@pref.gunma.lg.jp"}), attachments=())
+    with pytest.raises(ScopeViolation):
+        send(warehouse, nobody, settings=settings)
+    assert len(sink.messages) == 1

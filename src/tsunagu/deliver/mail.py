@@ -177,6 +177,13 @@ def _link_note(location: str, files: list[FileRecord]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def active_recipients(warehouse, prefecture_code: str, fiscal_year: int) -> tuple[str, ...]:
+    from tsunagu.warehouse.requests import active_request
+
+    active = active_request(warehouse, prefecture_code, fiscal_year)
+    return active.recipients if active is not None else ()
+
+
 def send(
     warehouse, mail: Mail, *, settings: Settings | None = None, conn_id: str = "smtp_default",
     max_attach_bytes: int = 5_000_000, now: dt.datetime | None = None, stale_after: dt.timedelta = STALE_AFTER,
@@ -198,6 +205,9 @@ def send(
     try:
         if mail.allowed_recipients is not None:
             check_recipients(mail.recipients, mail.allowed_recipients)
+        if mail.kind in DELIVERY_KINDS:
+            # Data goes only to the prefecture's active request as it stands now, not as the caller saw it.
+            check_recipients(mail.recipients, active_recipients(warehouse, mail.prefecture_code, mail.fiscal_year))
         check_attachments(mail.attachments, mail.effective_scope)
     except ScopeViolation as v:
         entry, _ = _upsert(warehouse, mail, {**base, "status": "blocked", "last_error": str(v),
