@@ -11,7 +11,7 @@ every mail has an idempotency key in the delivery ledger. A failed mail is retri
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from tsunagu.cycle.dag_params import cycle_params
 
@@ -73,8 +73,9 @@ def distribution_cycle():
 
     @task(multiple_outputs=False, trigger_rule="all_done")
     def close_day(results: list[list[dict]] | None, params: dict | None = None, data_interval_end=None) -> dict:
-        """The closing report when due, then the day's record. Fails the run (after everything was tried)
-        when a mail failed: it is retried by the task retry and on the next day's run."""
+        """The closing report when due, then the day's record. When a mail failed, the task fails after
+        everything was tried; its retry runs the whole day again (only failed mails go out), and the next
+        day's run tries them too."""
         import datetime as dt
         import json
 
@@ -85,9 +86,12 @@ def distribution_cycle():
         day = _day(params, data_interval_end)
         fiscal_year = params["fiscal_year"] or fiscal_year_of(dt.date.fromisoformat(day))
         done = [r for batch in (results or []) for r in (batch or [])]
+        retry = get_current_context()["ti"].try_number > 1
         if not params["dry_run"]:
-            done += [r.to_dict() for r in run_cycle_day(dt.date.fromisoformat(day), fiscal_year=fiscal_year,
-                                                        per_prefecture=False)]
+            # On a retry of this task, the whole day is run again: only what failed is tried again.
+            done = [r for r in done if not retry] + [r.to_dict() for r in run_cycle_day(
+                dt.date.fromisoformat(day), fiscal_year=fiscal_year, prefectures=params["prefectures"] or None,
+                per_prefecture=retry)]
         counts: dict[str, int] = {}
         for r in done:
             counts[r["status"]] = counts.get(r["status"], 0) + 1

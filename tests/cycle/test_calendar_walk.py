@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 D = dt.date
 REPORTS = DEMO / "home_care_reports" / "2025"
+YAMANASHI_V2 = DEMO / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
 NEVER_REQUEST = ("08", "10", "12", "13", "14", "15", "20")
 ALL = ("08", "09", "10", "11", "12", "13", "14", "15", "19", "20")
 
@@ -89,7 +90,7 @@ def _walk(settings, warehouse, sink, tmp_path) -> Season:
         D(2025, 10, 28): lambda: ingest_report(settings, warehouse, SAITAMA_CSV, "11"),
         D(2025, 10, 30): lambda: ingest_report(settings, warehouse, REPORTS / "19" / "山梨_定例報告_R7_v1.xlsx", "19"),
         D(2025, 11, 5): lambda: approve_latest("11", "課長補佐 佐藤"),
-        D(2025, 11, 10): lambda: ingest_report(settings, warehouse, REPORTS / "19" / "山梨_定例報告_R7_v2_訂正.xlsx", "19"),
+        D(2025, 11, 10): lambda: ingest_report(settings, warehouse, YAMANASHI_V2, "19"),
         D(2025, 11, 12): lambda: (approve_latest("09", "課長補佐 佐藤"), sink.fail_next(1)),
         D(2025, 11, 20): lambda: add_request(warehouse, "19", contact_name="山梨 三郎"),
         D(2025, 11, 21): lambda: approve_latest("19", "課長 鈴木"),
