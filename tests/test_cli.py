@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "include" / "demo"
 YAMANASHI_REGISTER = next((DEMO / "register").glob("19*.xlsx"))
 V1 = DEMO / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v1.xlsx"
-V2 = DEMO / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
+V2 = DEMO / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
 PDF = DEMO / "home_care_reports" / "2025" / "09" / "栃木_集計表_スキャン.pdf"
 
 

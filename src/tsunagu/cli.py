@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole flow on the bundled demo inputs through Airflow")
     demo.add_argument("--home", type=Path, default=None, help="TSUNAGU_HOME for the demo (default ./var/demo)")
+    demo.add_argument("--out", type=Path, default=None, help="mail and ledger of the cycle walk (default ./out)")
     return parser
 
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from tsunagu.demo import run_demo
 
-        return run_demo(home=args.home)
+        return run_demo(home=args.home, out=args.out)
     return 2
 
 
