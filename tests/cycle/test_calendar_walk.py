@@ -212,9 +212,8 @@ def test_deliveries_carry_the_approved_files_to_the_request_recipients(season):
     body = msg.get_body(preferencelist=("plain",)).get_content()
     assert f"前回提供版 {first.version} → 訂正版 {second.version}" in body
     assert "変更 2件" in body
-    assert "医療法人 博仁会 共済病院" in body and "平均診療期間（月）: 19.8 → 21.5" in body or \
-        "平均診療期間" in body and "19.8 → 21.5" in body
-    assert "清水医院" in body and "2 → 3" in body
+    assert "・1110101675 医療法人 博仁会 共済病院\n      平均診療期間（月）: 19.8 → 21.5" in body
+    assert "・1110104836 清水医院\n      超重症児・準超重症児の患者数: 2 → 3" in body
     # The pre-delivery notice of 11 named the recipient department and contact.
     notice, _ = next(v for k, v in by_key.items() if k.startswith("2025:pre_delivery_notice:11:"))
     text = notice.get_body(preferencelist=("plain",)).get_content()
