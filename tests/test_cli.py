@@ -81,3 +81,30 @@ def test_ingest_then_publish_from_the_cli(home, tmp_path, capsys):
 def test_home_care_ingest_requires_prefecture_and_year(home):
     with pytest.raises(SystemExit, match="--prefecture"):
         main(["ingest", "--kind", "home_care_report", str(V2)])
+
+
+def test_approve_and_cycle_from_the_cli(home, capsys):
+    from tsunagu.cycle.releases import ensure_release
+    from tsunagu.pipeline import open_warehouse
+    from tsunagu.settings import get_settings
+    from tsunagu.warehouse.testing import add_active_request
+
+    main(["ingest", "--kind", "register", str(YAMANASHI_REGISTER)])
+    main(["ingest", "--kind", "home_care_report", "--prefecture", "19", "--fiscal-year", "2025", str(V2)])
+    warehouse = open_warehouse()
+    add_active_request(warehouse, "19", 2025, "kai-hanako@pref.yamanashi.lg.jp")
+    version = ensure_release(warehouse, get_settings(), 2025, "19").version
+    capsys.readouterr()
+
+    approve = ["approve", "--fiscal-year", "2025", "--prefecture", "19", "--approver", "ケア課 山田"]
+    assert main([*approve, "--version", "0000000000000000"]) == 2
+    assert main([*approve, "--version", version]) == 0
+    assert main([*approve, "--version", version]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"approved: 2025 19 {version} by ケア課 山田", f"already approved: 2025 19 {version} by ケア課 山田"]
+
+    # A dry run plans the day's mails for 山梨 and sends nothing.
+    assert main(["cycle", "--day", "2025-11-12", "--prefecture", "19", "--dry-run"]) == 0
+    planned = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["kind"], r["status"]) for r in planned} >= {("pre_delivery_notice", "planned"), ("office_request", "planned")}
+    assert all(r["status"] != "sent" for r in planned)

@@ -6,12 +6,15 @@
   tsunagu ingest --kind request_form --prefecture 11 FILE...
   tsunagu ingest --kind survey_return --prefecture 11 --fiscal-year 2025 FILE...
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
+  tsunagu approve --fiscal-year 2025 --prefecture 11 --version V --approver NAME [--note TEXT]
+  tsunagu cycle [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
   tsunagu demo
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -43,6 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--fiscal-year", type=int, required=True)
     publish.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all with data")
     publish.add_argument("--out", type=Path, help="output folder (default: $TSUNAGU_HOME/published)")
+
+    approve = sub.add_parser("approve", help="承認: record the approval of one prefecture's release (data version)")
+    approve.add_argument("--fiscal-year", type=int, required=True)
+    approve.add_argument("--prefecture", required=True, help="2-digit JIS code, e.g. 11")
+    approve.add_argument("--version", required=True, help="the version named in the pre-delivery notice")
+    approve.add_argument("--approver", required=True)
+    approve.add_argument("--note", default="")
+
+    cycle = sub.add_parser("cycle", help="do what the Sept–Dec distribution cycle has due on a day (exactly once)")
+    cycle.add_argument("--day", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today, JST)")
+    cycle.add_argument("--fiscal-year", type=int, default=None)
+    cycle.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all")
+    cycle.add_argument("--dry-run", action="store_true", help="plan and print; send and write nothing")
 
     demo = sub.add_parser("demo", help="run the whole flow on the bundled demo inputs through Airflow")
     demo.add_argument("--home", type=Path, default=None, help="TSUNAGU_HOME for the demo (default ./var/demo)")
@@ -105,6 +121,28 @@ def main(argv: list[str] | None = None) -> int:
         if not packages:
             print("nothing to publish: no accepted rows for that year and prefecture")
         return 0
+
+    if args.command == "approve":
+        from tsunagu.cycle.approvals import ApprovalError, approve_release
+
+        try:
+            a = approve_release(args.fiscal_year, args.prefecture, args.version, args.approver, args.note)
+        except ApprovalError as exc:
+            print(f"tsunagu: {exc}", file=sys.stderr)
+            return 2
+        state = "approved" if a.recorded else "already approved"
+        print(f"{state}: {a.fiscal_year} {a.prefecture_code} {a.version} by {a.approver}")
+        return 0
+
+    if args.command == "cycle":
+        from tsunagu.cycle.planner import run_cycle_day
+
+        day = args.day or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+        results = run_cycle_day(day, fiscal_year=args.fiscal_year, prefectures=args.prefecture or None,
+                                dry_run=args.dry_run)
+        for r in results:
+            print(json.dumps(r.to_dict(), ensure_ascii=False))
+        return 1 if any(r.status in ("failed", "blocked") for r in results) else 0
 
     if args.command == "demo":
         from tsunagu.demo import run_demo

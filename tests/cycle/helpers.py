@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 from tsunagu.settings import REPO_ROOT
@@ -30,23 +29,13 @@ def ingest_report(settings, warehouse, path: Path, pref: str, fiscal_year: int =
 
 def add_request(warehouse, pref: str, *, fiscal_year: int = 2025, email: str | None = None, cc=(),
                 department: str = "福祉部 地域包括ケア課", contact_name: str = "山田 花子") -> int:
-    """An accepted request form (情報提供依頼書) stored directly through warehouse/requests.py."""
+    """An accepted request form (情報提供依頼書), by default to the prefecture's own domain."""
     from tsunagu.jurisdiction import load_jurisdiction
-    from tsunagu.warehouse.requests import load_request
+    from tsunagu.warehouse.testing import add_active_request
 
-    domain = load_jurisdiction().get(pref).email_domains[0]
-    email = email or f"houkatsu-{pref}@{domain}"
-    sha = hashlib.sha256(f"request {pref} {fiscal_year} {email} {department}".encode()).hexdigest()
-    sid, _ = warehouse.register_submission(kind="request_form", sha256=sha, original_name=f"依頼書_{pref}.xlsx",
-                                           sender=pref, fiscal_year=fiscal_year, channel="cli")
-    load_request(warehouse, sid, {
-        "prefecture_code": pref, "fiscal_year": fiscal_year, "dataset": "home_care_report",
-        "department": department, "contact_name": contact_name, "email": email, "cc": list(cc),
-        "phone": "048-000-0000", "purpose": "市町村への情報提供", "request_date": dt.date(fiscal_year, 10, 1),
-        "terms_accepted": True,
-    })
-    warehouse.record_outcome(sid, "accepted", [], rows=1)
-    return sid
+    email = email or f"houkatsu-{pref}@{load_jurisdiction().get(pref).email_domains[0]}"
+    return add_active_request(warehouse, pref, fiscal_year, email, tuple(cc), department=department,
+                              contact_name=contact_name)
 
 
 def corrected_saitama_csv(folder: Path) -> Path:

@@ -97,20 +97,23 @@ def sample_record(prefecture_code: str, n: int, *, fiscal_year: int = 2025, **ov
 
 def add_active_request(warehouse: Warehouse, prefecture_code: str, fiscal_year: int, email: str,
                        cc: tuple[str, ...] = (), *, department: str = "地域包括ケア推進担当",
-                       contact_name: str = "担当者") -> int:
+                       contact_name: str = "担当者", request_date=None) -> int:
     """Record a valid request form for a prefecture, as an accepted 情報提供依頼書 would; returns its submission id."""
+    import datetime as dt
     import hashlib
 
     from tsunagu.warehouse.requests import load_request
 
-    sha = hashlib.sha256(f"{prefecture_code}:{fiscal_year}:{email}:{cc}".encode()).hexdigest()
+    sha = hashlib.sha256(f"{prefecture_code}:{fiscal_year}:{email}:{cc}:{department}".encode()).hexdigest()
     sid, _ = warehouse.register_submission(
         kind="request_form", sha256=sha, original_name="情報提供依頼書.xlsx", sender=prefecture_code,
         fiscal_year=fiscal_year,
     )
     load_request(warehouse, sid, {
-        "prefecture_code": prefecture_code, "fiscal_year": fiscal_year, "department": department,
-        "contact_name": contact_name, "email": email, "cc": list(cc), "terms_accepted": True,
+        "prefecture_code": prefecture_code, "fiscal_year": fiscal_year, "dataset": "home_care_report",
+        "department": department, "contact_name": contact_name, "email": email, "cc": list(cc),
+        "phone": "000-000-0000", "purpose": "市町村への情報提供",
+        "request_date": request_date or dt.date(fiscal_year, 10, 1), "terms_accepted": True,
     })
     warehouse.record_outcome(sid, "accepted", [], rows=1)
     return sid
