@@ -242,6 +242,83 @@ def validate_home_care_report(
     return result, table
 
 
+@dataclass
+class Intake:
+    """The start every file flow shares: the raw file archived by sha256 and registered, before parsing."""
+
+    kind: str
+    path: Path
+    prefecture_code: str
+    fiscal_year: int | None
+    settings: Settings
+    warehouse: Any  # None in a dry run without a warehouse
+    sha: str
+    dry_run: bool
+    sid: int | None = None
+    archived: Any = None
+    skipped: Outcome | None = None  # set when the same bytes were processed before (and not forced)
+
+
+def begin_submission(
+    path: Path, kind: str, prefecture_code: str, fiscal_year: int | None, *, settings: Settings | None = None,
+    warehouse=None, dry_run: bool = False, force: bool = False,
+) -> Intake:
+    from tsunagu.warehouse.archive import archive_raw, file_sha256
+
+    settings = settings or get_settings()
+    path = Path(path)
+    warehouse = warehouse or (_existing_warehouse(settings) if dry_run else open_warehouse(settings))
+    if dry_run:  # a dry run archives and registers nothing
+        return Intake(kind, path, prefecture_code, fiscal_year, settings, warehouse, file_sha256(path), dry_run)
+    archived = archive_raw(path, settings)  # raw is sacred: archived before any parsing
+    sid, is_new = warehouse.register_submission(
+        kind=kind, sha256=archived.sha256, original_name=path.name, sender=prefecture_code,
+        fiscal_year=fiscal_year, archive_path=str(archived.archive_path), channel="landing",
+    )
+    intake = Intake(kind, path, prefecture_code, fiscal_year, settings, warehouse, archived.sha256, dry_run, sid, archived)
+    if done := _already_done(warehouse, sid, is_new, force):
+        intake.skipped = Outcome(
+            kind, str(path), intake.sha, "skipped", prefecture_code, fiscal_year, rows=done.get("rows") or 0,
+            submission_id=sid, note=f"already processed as {done['status']}",
+        )
+    return intake
+
+
+def finish_submission(
+    intake: Intake, result: ValidationResult, table, *, template_version: str | None, load,
+    fiscal_year: int | None = None,
+) -> Outcome:
+    """Write the reports, then load (accepted, via ``load()`` → note) or quarantine, and record the outcome."""
+    from tsunagu.validate.reports import write_reports
+    from tsunagu.warehouse.archive import quarantine
+
+    fy = fiscal_year if fiscal_year is not None else intake.fiscal_year
+    errors = sum(f.severity == "error" for f in result.findings)
+    outcome = Outcome(
+        intake.kind, str(intake.path), intake.sha, result.status, intake.prefecture_code, fy, rows=result.rows,
+        errors=errors, warnings=len(result.findings) - errors, submission_id=intake.sid,
+    )
+    base = intake.settings.home / "dry_run" if intake.dry_run else intake.settings.reports_dir
+    report_dir = base / intake.kind / str(fy if fy is not None else "unknown") / intake.prefecture_code
+    metadata = {"kind": intake.kind, "prefecture_code": intake.prefecture_code, "fiscal_year": fy,
+                "submission_id": intake.sid, "sha256": intake.sha, "original_name": intake.path.name}
+    paths = write_reports(result, table, intake.path, report_dir, stem=f"{intake.sha[:12]}_{intake.path.stem}",
+                          metadata=metadata)
+    outcome.reports = {k: str(v) for k, v in paths.items()}
+    if intake.dry_run:
+        return outcome
+    if result.status == "accepted":
+        outcome.note = load() or ""
+    else:
+        outcome.quarantine = str(quarantine(
+            intake.archived, result.findings, intake.settings, kind=intake.kind, sender=intake.prefecture_code,
+            fiscal_year=fy, original_name=intake.path.name,
+        ))
+    intake.warehouse.record_outcome(intake.sid, result.status, result.findings, rows=result.rows,
+                                    template_version=template_version, report_path=outcome.reports.get("json"))
+    return outcome
+
+
 def ingest_home_care_report(
     path: Path,
     *,
@@ -253,54 +330,21 @@ def ingest_home_care_report(
     force: bool = False,
 ) -> Outcome:
     """Archive, validate, report, then load (accepted) or quarantine (rejected/unreadable) one office file."""
-    from tsunagu.validate.reports import write_reports
-    from tsunagu.warehouse.archive import archive_raw, file_sha256, quarantine
+    intake = begin_submission(path, HOME_CARE_REPORT, prefecture_code, fiscal_year, settings=settings,
+                              warehouse=warehouse, dry_run=dry_run, force=force)
+    if intake.skipped:
+        return intake.skipped
+    result, table = validate_home_care_report(
+        intake.path, prefecture_code=prefecture_code, fiscal_year=fiscal_year, warehouse=intake.warehouse
+    )
 
-    settings = settings or get_settings()
-    path = Path(path)
-    warehouse = warehouse or (_existing_warehouse(settings) if dry_run else open_warehouse(settings))
-    sha = file_sha256(path) if dry_run else None
-    sid = None
-    if not dry_run:
-        archived = archive_raw(path, settings)  # raw is sacred: archived before any parsing
-        sha = archived.sha256
-        sid, is_new = warehouse.register_submission(
-            kind=HOME_CARE_REPORT, sha256=sha, original_name=path.name, sender=prefecture_code,
-            fiscal_year=fiscal_year, archive_path=str(archived.archive_path), channel="landing",
-        )
-        if done := _already_done(warehouse, sid, is_new, force):
-            return Outcome(
-                HOME_CARE_REPORT, str(path), sha, "skipped", prefecture_code, fiscal_year,
-                rows=done.get("rows") or 0, submission_id=sid, note=f"already processed as {done['status']}",
-            )
-    result, table = validate_home_care_report(path, prefecture_code=prefecture_code, fiscal_year=fiscal_year, warehouse=warehouse)
-    errors = sum(f.severity == "error" for f in result.findings)
-    outcome = Outcome(
-        HOME_CARE_REPORT, str(path), sha, result.status, prefecture_code, fiscal_year, rows=result.rows,
-        errors=errors, warnings=len(result.findings) - errors, submission_id=sid,
-    )
-    report_dir = settings.reports_dir / HOME_CARE_REPORT / str(fiscal_year) / prefecture_code
-    if dry_run:
-        report_dir = settings.home / "dry_run" / HOME_CARE_REPORT / str(fiscal_year) / prefecture_code
-    paths = write_reports(result, table, path, report_dir, stem=f"{sha[:12]}_{path.stem}")
-    outcome.reports = {k: str(v) for k, v in paths.items()}
-    if dry_run:
-        return outcome
-    template_version = table.template.version if table else None
-    if result.status == "accepted":
-        loaded = warehouse.load_home_care_report(sid, prefecture_code, fiscal_year, result.records)
-        if not loaded:
-            outcome.note = "a newer accepted file exists for this prefecture and year; rows not reloaded"
-    else:
-        outcome.quarantine = str(quarantine(
-            archived, result.findings, settings, kind=HOME_CARE_REPORT, sender=prefecture_code,
-            fiscal_year=fiscal_year, original_name=path.name,
-        ))
-    warehouse.record_outcome(
-        sid, result.status, result.findings, rows=result.rows, template_version=template_version,
-        report_path=outcome.reports.get("json"),
-    )
-    return outcome
+    def load() -> str:
+        if not intake.warehouse.load_home_care_report(intake.sid, prefecture_code, fiscal_year, result.records):
+            return "a newer accepted file exists for this prefecture and year; rows not reloaded"
+        return ""
+
+    return finish_submission(intake, result, table, template_version=table.template.version if table else None,
+                             load=load)
 
 
 def ingest_file(item: LandingFile | dict, *, settings: Settings | None = None, dry_run: bool = False, force: bool = False) -> Outcome:

@@ -13,61 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from tsunagu.findings import UnreadableFile
 from tsunagu.jurisdiction import load_jurisdiction
 from tsunagu.model import ValidationResult
-from tsunagu.pipeline import Outcome, _already_done, _existing_warehouse, open_warehouse
-from tsunagu.settings import Settings, get_settings
+from tsunagu.pipeline import Outcome, begin_submission, finish_submission
+from tsunagu.settings import Settings
 
 REQUEST_FORM = "request_form"
 SURVEY_RETURN = "survey_return"
 LANDING_FOLDERS = {REQUEST_FORM: "request_forms", SURVEY_RETURN: "survey_returns"}
-
-
-def _report_dir(settings: Settings, kind: str, fiscal_year: int | None, prefecture_code: str, dry_run: bool) -> Path:
-    base = settings.home / "dry_run" if dry_run else settings.reports_dir
-    return base / kind / str(fiscal_year if fiscal_year is not None else "unknown") / prefecture_code
-
-
-def _archive_and_register(path: Path, kind: str, prefecture_code: str, fiscal_year: int | None, settings, warehouse):
-    from tsunagu.warehouse.archive import archive_raw
-
-    archived = archive_raw(path, settings)  # raw is sacred: archived before any parsing
-    sid, is_new = warehouse.register_submission(
-        kind=kind, sha256=archived.sha256, original_name=path.name, sender=prefecture_code,
-        fiscal_year=fiscal_year, archive_path=str(archived.archive_path), channel="landing",
-    )
-    return archived, sid, is_new
-
-
-def _finish(
-    *, kind: str, path: Path, sha: str, sid: int | None, archived, result: ValidationResult, table, settings: Settings,
-    warehouse, prefecture_code: str, fiscal_year: int | None, dry_run: bool, template_version: str | None,
-    load, metadata: dict[str, Any],
-) -> Outcome:
-    from tsunagu.validate.reports import write_reports
-    from tsunagu.warehouse.archive import quarantine
-
-    errors = sum(f.severity == "error" for f in result.findings)
-    outcome = Outcome(kind, str(path), sha, result.status, prefecture_code, fiscal_year, rows=result.rows,
-                      errors=errors, warnings=len(result.findings) - errors, submission_id=sid)
-    report_dir = _report_dir(settings, kind, fiscal_year, prefecture_code, dry_run)
-    paths = write_reports(result, table, path, report_dir, stem=f"{sha[:12]}_{path.stem}", metadata=metadata)
-    outcome.reports = {k: str(v) for k, v in paths.items()}
-    if dry_run:
-        return outcome
-    if result.status == "accepted":
-        outcome.note = load() or ""
-    else:
-        outcome.quarantine = str(quarantine(
-            archived, result.findings, settings, kind=kind, sender=prefecture_code, fiscal_year=fiscal_year,
-            original_name=path.name,
-        ))
-    warehouse.record_outcome(sid, result.status, result.findings, rows=result.rows,
-                             template_version=template_version, report_path=outcome.reports.get("json"))
-    return outcome
 
 
 # ------------------------------------------------------------------------------------ request forms
@@ -106,40 +61,27 @@ def ingest_request_form(
     ``fiscal_year`` is the year of the landing folder (None: taken from the form). ``today`` decides
     which fiscal years may be requested (the current and the next).
     """
-    from tsunagu.warehouse.archive import file_sha256
     from tsunagu.warehouse.requests import load_request
 
-    settings = settings or get_settings()
-    path = Path(path)
-    warehouse = warehouse or (_existing_warehouse(settings) if dry_run else open_warehouse(settings))
-    sid, archived, sha = None, None, file_sha256(path) if dry_run else None
-    if not dry_run:
-        archived, sid, is_new = _archive_and_register(path, REQUEST_FORM, prefecture_code, fiscal_year, settings,
-                                                      warehouse)
-        sha = archived.sha256
-        if done := _already_done(warehouse, sid, is_new, force):
-            return Outcome(REQUEST_FORM, str(path), sha, "skipped", prefecture_code, fiscal_year,
-                           rows=done.get("rows") or 0, submission_id=sid, note=f"already processed as {done['status']}")
-    result, form = validate_request_form_file(path, prefecture_code=prefecture_code, fiscal_year=fiscal_year,
+    intake = begin_submission(path, REQUEST_FORM, prefecture_code, fiscal_year, settings=settings,
+                              warehouse=warehouse, dry_run=dry_run, force=force)
+    if intake.skipped:
+        return intake.skipped
+    result, form = validate_request_form_file(intake.path, prefecture_code=prefecture_code, fiscal_year=fiscal_year,
                                               today=today)
     record = result.records[0] if result.records else {}
-    fy = fiscal_year if fiscal_year is not None else record.get("fiscal_year")
 
     def load() -> str:
-        loaded = load_request(warehouse, sid, record)
+        loaded = load_request(intake.warehouse, intake.sid, record)
         if loaded.newer_submission is not None and not loaded.active:
             return f"a newer request form (submission {loaded.newer_submission}) is active; kept as history"
         if loaded.superseded:
             return "supersedes submission " + ", ".join(str(i) for i in loaded.superseded)
         return ""
 
-    metadata = {"kind": REQUEST_FORM, "prefecture_code": prefecture_code, "fiscal_year": fy,
-                "submission_id": sid, "sha256": sha, "original_name": path.name}
-    return _finish(
-        kind=REQUEST_FORM, path=path, sha=sha, sid=sid, archived=archived, result=result,
-        table=form.as_table() if form else None, settings=settings, warehouse=warehouse,
-        prefecture_code=prefecture_code, fiscal_year=fy, dry_run=dry_run,
-        template_version=form.template.version if form else None, load=load, metadata=metadata,
+    return finish_submission(
+        intake, result, form.as_table() if form else None, template_version=form.template.version if form else None,
+        load=load, fiscal_year=fiscal_year if fiscal_year is not None else record.get("fiscal_year"),
     )
 
 
@@ -176,25 +118,18 @@ def ingest_survey_return(
 ) -> Outcome:
     """Archive, validate, report, then load (accepted: supersedes the prefecture's earlier return) or quarantine."""
     from tsunagu.publish.survey_summary import write_survey_summary
-    from tsunagu.warehouse.archive import file_sha256
     from tsunagu.warehouse.surveys import load_survey_return
 
-    settings = settings or get_settings()
-    path = Path(path)
-    warehouse = warehouse or (_existing_warehouse(settings) if dry_run else open_warehouse(settings))
-    sid, archived, sha = None, None, file_sha256(path) if dry_run else None
-    if not dry_run:
-        archived, sid, is_new = _archive_and_register(path, SURVEY_RETURN, prefecture_code, fiscal_year, settings,
-                                                      warehouse)
-        sha = archived.sha256
-        if done := _already_done(warehouse, sid, is_new, force):
-            return Outcome(SURVEY_RETURN, str(path), sha, "skipped", prefecture_code, fiscal_year,
-                           rows=done.get("rows") or 0, submission_id=sid, note=f"already processed as {done['status']}")
-    result, table = validate_survey_return_file(path, prefecture_code=prefecture_code, fiscal_year=fiscal_year)
+    intake = begin_submission(path, SURVEY_RETURN, prefecture_code, fiscal_year, settings=settings,
+                              warehouse=warehouse, dry_run=dry_run, force=force)
+    if intake.skipped:
+        return intake.skipped
+    settings, warehouse = intake.settings, intake.warehouse
+    result, table = validate_survey_return_file(intake.path, prefecture_code=prefecture_code, fiscal_year=fiscal_year)
     version = table.template.version if table else None
 
     def load() -> str:
-        loaded = load_survey_return(warehouse, sid, prefecture_code, fiscal_year, result.records,
+        loaded = load_survey_return(warehouse, intake.sid, prefecture_code, fiscal_year, result.records,
                                     template_version=version)
         if loaded.stale:
             return "a newer accepted return exists for this prefecture and year; rows not reloaded"
@@ -205,10 +140,4 @@ def ingest_survey_return(
             note = "supersedes submission " + ", ".join(str(i) for i in loaded.superseded) + "; " + note
         return note
 
-    metadata = {"kind": SURVEY_RETURN, "prefecture_code": prefecture_code, "fiscal_year": fiscal_year,
-                "submission_id": sid, "sha256": sha, "original_name": path.name}
-    return _finish(
-        kind=SURVEY_RETURN, path=path, sha=sha, sid=sid, archived=archived, result=result, table=table,
-        settings=settings, warehouse=warehouse, prefecture_code=prefecture_code, fiscal_year=fiscal_year,
-        dry_run=dry_run, template_version=version, load=load, metadata=metadata,
-    )
+    return finish_submission(intake, result, table, template_version=version, load=load)

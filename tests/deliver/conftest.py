@@ -22,16 +22,10 @@ def _with_requests(wh):
     return wh
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request) -> str:
-    return request.param
-
-
 @pytest.fixture
-def warehouse(backend, request, tmp_path):
-    pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
-    with make_warehouse(backend, tmp_path, pg) as wh:
-        yield _with_requests(wh)
+def warehouse(warehouse):
+    """tests/conftest.py's warehouse (SQLite and PostgreSQL), with the prefectures' requests."""
+    return _with_requests(warehouse)
 
 
 @pytest.fixture

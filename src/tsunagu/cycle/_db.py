@@ -8,6 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tsunagu.warehouse.db import _date
+
 CYCLE_TABLES = ("releases", "approvals", "cycle_actions")
 
 
@@ -42,11 +44,5 @@ def loads(value: str | None, default: Any = None) -> Any:
     return json.loads(value) if value else default
 
 
-def as_date(value: Any) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+# One date reader for the warehouse (DATE on PostgreSQL, ISO text on SQLite).
+as_date = _date

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
+from tsunagu.dag_params import dry_run_param, fiscal_year_param, prefectures_param
+
 
 def cycle_params() -> dict[str, Param]:
     return {
-        "fiscal_year": Param(
-            None, type=["null", "integer"], minimum=2020, maximum=2100,
-            title="年度 / Fiscal year",
-            description="西暦の年度 (例 2025)。空欄: 処理日の年度 / Western fiscal year; empty: the day's fiscal year.",
-        ),
-        "prefectures": Param(
-            [], type="array", items={"type": "string", "pattern": "^[0-9]{2}$"}, uniqueItems=True,
-            title="都県コード / Prefecture codes",
-            description="JIS都道府県コード (例 11)。空: すべて / JIS codes, e.g. 11; empty means all.",
-        ),
-        "dry_run": Param(
-            False, type="boolean", title="ドライラン / Dry run",
-            description="予定を表示するだけで、送信も記録もしない / Plan and print; send and record nothing.",
-        ),
+        "fiscal_year": fiscal_year_param("処理日の年度 / the day's fiscal year"),
+        "prefectures": prefectures_param(),
+        "dry_run": dry_run_param("予定を表示するだけで、送信も記録もしない / Plan and print; send and record nothing."),
         "day": Param(
             None, type=["null", "string"], format="date",
             title="処理日 / Day handled",
