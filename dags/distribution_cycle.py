@@ -85,7 +85,7 @@ def distribution_cycle():
 
         day = _day(params, data_interval_end)
         fiscal_year = params["fiscal_year"] or fiscal_year_of(dt.date.fromisoformat(day))
-        done = [r for batch in (results or []) for r in (batch or [])]
+        done = [r for batch in (results[:] if results else []) for r in (batch or [])]  # one request
         retry = get_current_context()["ti"].try_number > 1
         if not params["dry_run"]:
             # On a retry of this task, the whole day is run again: only what failed is tried again.

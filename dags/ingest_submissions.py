@@ -87,7 +87,8 @@ def ingest_submissions():
         from tsunagu.pipeline import write_outcomes
         from tsunagu.settings import get_settings
 
-        outcomes = list(registers or []) + [o for batch in (reports or []) for o in batch]
+        # A slice reads mapped results in one request (iterating probes past the end and logs a 404).
+        outcomes = list(registers or []) + [o for batch in (reports[:] if reports else []) for o in batch]
         context = get_current_context()
         path = write_outcomes(outcomes, get_settings(), context["run_id"])
         counts: dict[str, int] = {}

@@ -39,7 +39,7 @@ def publish_home_care_reports():
 
     @task(outlets=[PUBLISHED_PACKAGES])
     def record_publication(packages: list[dict]) -> list[dict]:
-        packages = list(packages)
+        packages = list(packages[:])  # one request for all mapped results
         for p in packages:
             print(f"{p['fiscal_year']} {p['prefecture_code']}: {p['rows']} rows -> {p['dir']}")
         return packages
