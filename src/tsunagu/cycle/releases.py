@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from tsunagu.cycle._db import dumps, loads, now_utc, table
 from tsunagu.settings import Settings, get_settings
+from tsunagu.warehouse.archive import sha256_file as _sha256
 
 VERSION_LENGTH = 16
 VERSIONED_SUFFIXES = (".csv", ".xlsx")
@@ -93,14 +94,6 @@ def compute_version(files: dict[str, str]) -> str:
 
 def releases_root(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).home / "releases"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _row_to_release(row: Any, created: bool = False) -> Release:

@@ -13,7 +13,6 @@ that serves the same tree) turns locations into links.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ from urllib.parse import quote
 
 from tsunagu.jurisdiction import load_jurisdiction
 from tsunagu.settings import Settings, get_settings
+from tsunagu.warehouse.archive import sha256_file
 
 _SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -52,14 +52,6 @@ def outbox_location(settings: Settings | None, folder: Path) -> str:
         return str(folder)
     rel = folder.relative_to(outbox_root(settings)).as_posix()
     return base.rstrip("/") + "/" + quote(rel) + "/"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def place_in_outbox(

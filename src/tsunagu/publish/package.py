@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -38,6 +37,7 @@ from openpyxl.utils import get_column_letter
 
 from tsunagu.jurisdiction import Prefecture, load_jurisdiction
 from tsunagu.model import FieldSpec, FormTemplate
+from tsunagu.warehouse.archive import sha256_file as _sha256
 
 DATASET = "home_care_reports"
 KIND = "home_care_report"
@@ -107,14 +107,6 @@ def csv_value(value: Any, spec: FieldSpec | None) -> str:
 
 def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- xlsx
