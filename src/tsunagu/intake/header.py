@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tsunagu.findings import Finding, column_letter, error, warning
 from tsunagu.model import FormTemplate
 from tsunagu.normalize import is_blank, label_key
 
@@ -185,3 +186,25 @@ def find_header(rows: list[list[Any]], template: FormTemplate, scan_rows: int = 
 def _is_units_row(row: list[Any]) -> bool:
     cells = [label_key(c) for c in row if not is_blank(c)]
     return bool(cells) and all(c in _UNITS for c in cells)
+
+
+def header_findings(header: Header, template: FormTemplate, sheet: str) -> list[Finding]:
+    """Required columns that are missing (errors) and columns given twice (warnings: the first is used)."""
+    findings: list[Finding] = []
+    for f in template.fields:
+        if f.required and not f.derived and f.id not in header.columns:
+            findings.append(error(
+                "missing_column",
+                f"必須の列『{f.label_ja}』が見つかりません（見出し行 {header.top + 1}行目）",
+                f"Required column '{f.id}' ({f.label_ja}) is missing (header row {header.top + 1})",
+                sheet=sheet, field=f.id,
+            ))
+    for fid, col in header.duplicates:
+        letter, used = column_letter(col), column_letter(header.columns[fid])
+        findings.append(warning(
+            "duplicate_column",
+            f"{letter}列: 『{template.field(fid).label_ja}』の列が重複しています。{used}列を使います",
+            f"Column {letter}: '{fid}' appears twice; column {used} is used",
+            sheet=sheet, column=letter, field=fid,
+        ))
+    return findings

@@ -15,8 +15,8 @@ from typing import Any
 
 from tsunagu import normalize
 from tsunagu.codes import institution_code as make_institution_code
-from tsunagu.findings import Finding, UnreadableFile, column_letter, error, warning
-from tsunagu.intake.header import Header, find_header
+from tsunagu.findings import Finding, UnreadableFile, column_letter, error
+from tsunagu.intake.header import Header, find_header, header_findings
 from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
@@ -209,25 +209,8 @@ def parse_rows(
     fiscal_year: int | None = None,
 ) -> ParsedTable:
     name = sheet.name
-    findings: list[Finding] = []
+    findings: list[Finding] = header_findings(header, template, name)
     specs = {f.id: f for f in template.fields}
-
-    for f in template.fields:
-        if f.required and not f.derived and f.id not in header.columns:
-            findings.append(error(
-                "missing_column",
-                f"必須の列『{f.label_ja}』が見つかりません（見出し行 {header.top + 1}行目）",
-                f"Required column '{f.id}' ({f.label_ja}) is missing (header row {header.top + 1})",
-                sheet=name, field=f.id,
-            ))
-    for fid, col in header.duplicates:
-        letter = column_letter(col)
-        findings.append(warning(
-            "duplicate_column",
-            f"{letter}列: 『{specs[fid].label_ja}』の列が重複しています。{column_letter(header.columns[fid])}列を使います",
-            f"Column {letter}: '{fid}' appears twice; column {column_letter(header.columns[fid])} is used",
-            sheet=name, column=letter, field=fid,
-        ))
 
     mapped = [(fid, col, column_letter(col), specs[fid], converter(specs[fid])) for fid, col in header.columns.items()]
     letters = {fid: letter for fid, _, letter, _, _ in mapped}
