@@ -238,7 +238,8 @@ def test_ingest_supersede_and_summary(tmp_path, warehouse, settings):
     ]
     detail = wb["市町村別"]
     assert detail.max_row == 1 + YAMANASHI
-    assert [c.value for c in detail[2]][:5] == ["192015", "甲府市", "実施", dt.datetime(2019, 4, 1), 3]
+    assert [c.value for c in detail[2]][:6] == ["19", "192015", "甲府市", "実施", dt.datetime(2019, 4, 1), 3]
+    assert {row[0] for row in detail.iter_rows(min_row=2, values_only=True)} == {"19"}
 
     # without last year's return: no comparison
     y24_only = write_survey_summary(warehouse, 2024, "19", out)

@@ -122,6 +122,21 @@ def request_reminder(schedule: Any, prefecture_code: str) -> tuple[str, str]:
     return subject, body
 
 
+def survey_summary(schedule: Any, prefecture_code: str, request: Any, filename: str) -> tuple[str, str]:
+    pref = _pref(prefecture_code)
+    fy = fiscal_year_ja(schedule.fiscal_year)
+    subject = f"【送付】{fy} 地域支援事業 実施状況調査の集計結果（{pref.name_ja}）"
+    body = (
+        f"{request.department} {request.contact_name} 様\n\n"
+        f"{schedule.sender_ja}です。ご提出いただいた{fy}の地域支援事業 実施状況調査票を集計しましたので、"
+        f"集計結果（{filename}）をお送りいたします。\n"
+        "事業ごとの実施状況（実施市町村数・実施率）、未実施の市町村、前年度からの変化をまとめています。\n"
+        "調査票を再提出された場合は、最新の内容で集計し直してお送りします。\n"
+        + _footer(schedule)
+    )
+    return subject, body
+
+
 def _file_lines(files: dict[str, str]) -> str:
     return "".join(f"    ・{name}\n      SHA-256: {sha}\n" for name, sha in sorted(files.items()))
 

@@ -48,12 +48,13 @@ from tsunagu.cycle import messages
 from tsunagu.cycle._db import as_date, dumps, now_utc, table
 from tsunagu.cycle.schedule import Schedule, business_days_between, fiscal_year_of, is_business_day, load_schedule
 from tsunagu.settings import Settings, get_settings
+from tsunagu.warehouse.archive import sha256_file
 
 log = logging.getLogger(__name__)
 
 KIND_ORDER = (
-    "office_request", "prefecture_notice", "office_reminder", "request_reminder", "pre_delivery_notice",
-    "delivery", "correction", "closing_report",
+    "office_request", "prefecture_notice", "office_reminder", "request_reminder", "survey_summary",
+    "pre_delivery_notice", "delivery", "correction", "closing_report",
 )
 DONE = {"sent", "already_sent"}
 
@@ -152,6 +153,13 @@ def _load_state(schedule: Schedule, day: dt.date, warehouse: Any, settings: Sett
 
 
 # ----------------------------------------------------------------------------- planning
+def survey_summary_path(settings: Settings, fiscal_year: int, prefecture_code: str) -> Path:
+    from tsunagu.publish.survey_summary import summary_name
+    from tsunagu.submissions import survey_summary_dir
+
+    return survey_summary_dir(settings, fiscal_year, prefecture_code) / summary_name(fiscal_year, prefecture_code)
+
+
 def _mail(**kwargs: Any) -> Any:
     from tsunagu.deliver import Mail
 
@@ -205,6 +213,16 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
         due.append(_Due("request_reminder", key, pref, partial(
             _mail, key=key, kind="request_reminder", fiscal_year=fy, to=(notice_to,), subject=subject, body=body,
             prefecture_code=pref), to=(notice_to,)))
+
+    # The 地域支援事業 survey summary goes back to the prefecture, to its request's recipients only.
+    summary = survey_summary_path(st.settings, fy, pref)
+    if active and request is not None and summary.is_file():
+        key = f"{fy}:survey_summary:{pref}:{sha256_file(summary)[:16]}"  # a new return, a new summary, a new mail
+        subject, body = messages.survey_summary(s, pref, request, summary.name)
+        due.append(_Due("survey_summary", key, pref, partial(
+            _mail, key=key, kind="survey_summary", fiscal_year=fy, to=(request.email,), cc=tuple(request.cc),
+            subject=subject, body=body, attachments=(summary,), prefecture_code=pref, scope_prefecture=pref,
+            allowed_recipients=frozenset(request.recipients)), to=tuple(request.recipients)))
 
     if day < s.pre_delivery_notice or request is None or not has_data:
         if s.in_delivery_window(day) and request is not None and not has_data:

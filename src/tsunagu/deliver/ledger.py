@@ -189,6 +189,7 @@ KIND_JA = {
     "prefecture_notice": "都県への案内",
     "office_reminder": "都県事務所への督促",
     "request_reminder": "依頼書提出の督促",
+    "survey_summary": "調査票の集計結果の送付",
     "pre_delivery_notice": "送付前の事前共有",
     "delivery": "データ送付",
     "correction": "訂正版の送付",

@@ -50,8 +50,8 @@ from tsunagu.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 MAIL_KINDS = (
-    "office_request", "prefecture_notice", "office_reminder", "request_reminder", "pre_delivery_notice",
-    "delivery", "correction", "closing_report",
+    "office_request", "prefecture_notice", "office_reminder", "request_reminder", "survey_summary",
+    "pre_delivery_notice", "delivery", "correction", "closing_report",
 )
 DELIVERY_KINDS = frozenset({"delivery", "correction"})
 STALE_AFTER = dt.timedelta(minutes=30)

@@ -119,13 +119,14 @@ def write_survey_summary(warehouse, fiscal_year: int, prefecture_code: str, out_
         ws["A1"] = NO_LAST_YEAR
 
     ws = wb.create_sheet("市町村別")
-    labels = ["市町村コード", "市町村名"]
+    # 都道府県コード on every row: the mail layer verifies at send time that each row is this prefecture's.
+    labels = ["都道府県コード", "市町村コード", "市町村名"]
     for p in progs:
         labels += [f"{p.name_ja}\n実施状況", f"{p.name_ja}\n開始年月", f"{p.name_ja}\n回数・件数"]
-    _header(ws, 1, labels, [14, 16] + [14] * (3 * len(progs)))
+    _header(ws, 1, labels, [10, 14, 16] + [14] * (3 * len(progs)))
     ws.row_dimensions[1].height = 48
     for c in codes:
-        line: list = [c, names.get(c, "")]
+        line: list = [prefecture_code, c, names.get(c, "")]
         for p in progs:
             r = now.get(c, {}).get(p.id)
             if r is None:
@@ -134,7 +135,7 @@ def write_survey_summary(warehouse, fiscal_year: int, prefecture_code: str, out_
                 line += ["実施" if r["implemented"] else "未実施", r["started"], r["count"]]
         _row(ws, line)
         for i in range(len(progs)):
-            ws.cell(row=ws.max_row, column=4 + 3 * i).number_format = 'yyyy"年"m"月"'
+            ws.cell(row=ws.max_row, column=5 + 3 * i).number_format = 'yyyy"年"m"月"'
     wb.active = 0
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
