@@ -188,6 +188,16 @@ def _is_units_row(row: list[Any]) -> bool:
     return bool(cells) and all(c in _UNITS for c in cells)
 
 
+def best_header(sheets: list, template: FormTemplate) -> tuple[Any, Header] | None:
+    """(sheet, header) of the sheet whose header matches the template best; None when none matches."""
+    best = None
+    for sheet in sheets:
+        header = find_header(sheet.rows, template)
+        if header is not None and (best is None or header.score > best[1].score):
+            best = (sheet, header)
+    return best
+
+
 def header_findings(header: Header, template: FormTemplate, sheet: str) -> list[Finding]:
     """Required columns that are missing (errors) and columns given twice (warnings: the first is used)."""
     findings: list[Finding] = []

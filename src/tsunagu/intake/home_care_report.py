@@ -16,7 +16,7 @@ from typing import Any
 from tsunagu import normalize
 from tsunagu.codes import institution_code as make_institution_code
 from tsunagu.findings import Finding, UnreadableFile, column_letter, error
-from tsunagu.intake.header import Header, find_header, header_findings
+from tsunagu.intake.header import Header, best_header, header_findings
 from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
@@ -132,11 +132,7 @@ def _is_number(value: object) -> bool:
 
 
 def _choose(sheets: list[Sheet], template: FormTemplate) -> tuple[Sheet, Header]:
-    best: tuple[Sheet, Header] | None = None
-    for sheet in sheets:
-        header = find_header(sheet.rows, template)
-        if header is not None and (best is None or header.score > best[1].score):
-            best = (sheet, header)
+    best = best_header(sheets, template)
     needed = [f for f in template.fields if f.required and not f.derived]
     if best is None or best[1].score < min(3, len(needed) or 1):
         labels = "、".join(f"『{f.label_ja}』" for f in needed[:3])

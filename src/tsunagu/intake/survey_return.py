@@ -15,7 +15,7 @@ from typing import Any
 
 from tsunagu import normalize
 from tsunagu.findings import Finding, UnreadableFile, column_letter
-from tsunagu.intake.header import Header, find_header, header_findings
+from tsunagu.intake.header import Header, best_header, header_findings
 from tsunagu.intake.home_care_report import converter, invalid_value
 from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.intake.request_form import template_extras, to_bool
@@ -90,11 +90,7 @@ def _convert(spec: FieldSpec, fmt: str | None):
 
 
 def _choose(sheets: list[Sheet], template: FormTemplate) -> tuple[Sheet, Header]:
-    best: tuple[Sheet, Header] | None = None
-    for sheet in sheets:
-        header = find_header(sheet.rows, template)
-        if header is not None and (best is None or header.score > best[1].score):
-            best = (sheet, header)
+    best = best_header(sheets, template)
     if best is None or "municipality_code" not in best[1].columns or best[1].score < 3:
         raise UnreadableFile(
             "header_not_found",
