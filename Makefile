@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/tsunagu demo
+	$(BIN)/python -m demo
 
 test: install
 	$(BIN)/ruff check .
@@ -31,7 +31,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 demo-inputs: install
-	$(BIN)/python scripts/make_demo_inputs.py
+	$(BIN)/python -m demo.make_inputs
 
 clean:
 	rm -rf var .pytest_cache

@@ -8,7 +8,6 @@
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
   tsunagu approve --fiscal-year 2025 --prefecture 11 --version V --approver NAME [--note TEXT]
   tsunagu cycle [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
-  tsunagu demo
 """
 
 from __future__ import annotations
@@ -60,9 +59,6 @@ def _parser() -> argparse.ArgumentParser:
     cycle.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all")
     cycle.add_argument("--dry-run", action="store_true", help="plan and print; send and write nothing")
 
-    demo = sub.add_parser("demo", help="run the whole flow on the bundled demo inputs through Airflow")
-    demo.add_argument("--home", type=Path, default=None, help="TSUNAGU_HOME for the demo (default ./var/demo)")
-    demo.add_argument("--out", type=Path, default=None, help="mail and ledger of the cycle walk (default ./out)")
     return parser
 
 
@@ -144,10 +140,6 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(r.to_dict(), ensure_ascii=False))
         return 1 if any(r.status in ("failed", "blocked") for r in results) else 0
 
-    if args.command == "demo":
-        from tsunagu.demo import run_demo
-
-        return run_demo(home=args.home, out=args.out)
     return 2
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tsunagu.demo import stage_inputs
+from demo.run import stage_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
