@@ -1,5 +1,6 @@
-"""ingest_submissions: monthly intake of registers, office-tabulated 様式11の3 reports, and prefectures'
-request forms (情報提供依頼書) and survey returns (地域支援事業 実施状況).
+"""ingest_submissions: monthly intake of every submission kind in the flow registry: registers,
+office-tabulated 様式11の3 reports, prefectures' request forms (情報提供依頼書) and survey returns
+(地域支援事業 実施状況), and grant applications (交付金) of the three programs, stage by stage.
 
 Scans TSUNAGU_HOME/landing, archives each new file by sha256, validates, loads
 accepted files and quarantines the rest. One bad file never fails the others.
@@ -47,24 +48,23 @@ def ingest_submissions():
     def scan_landing(params: dict | None = None) -> dict[str, list[dict]]:
         from dataclasses import asdict
 
-        from tsunagu.pipeline import REGISTER, scan_landing
+        from tsunagu.pipeline import is_batch, scan_landing
         from tsunagu.settings import get_settings
 
         found = scan_landing(
             get_settings().landing_dir, fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None
         )
         return {
-            "registers": [asdict(f) for f in found if f.kind == REGISTER],
-            "submissions": [asdict(f) for f in found if f.kind != REGISTER],
+            "registers": [asdict(f) for f in found if is_batch(f.kind)],
+            "submissions": [asdict(f) for f in found if not is_batch(f.kind)],
         }
 
     @task
     def ingest_registers(found: dict, params: dict | None = None) -> list[dict]:
-        """Registers go first, in one task: the roster checks of the reports depend on them."""
-        from tsunagu.pipeline import ingest_registers
+        """Registers (the batch flows) go first, in one task: the roster checks of the reports depend on them."""
+        from tsunagu.pipeline import ingest_batch_flows
 
-        paths = [item["path"] for item in found["registers"]]
-        return [o.to_dict() for o in ingest_registers(paths, dry_run=params["dry_run"], force=params["force"])]
+        return ingest_batch_flows(found["registers"], dry_run=params["dry_run"], force=params["force"])
 
     @task
     def list_senders(found: dict) -> list[dict]:
@@ -84,7 +84,7 @@ def ingest_submissions():
         """Write the run's outcomes record; emit the asset only when new data was loaded."""
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from tsunagu.pipeline import write_outcomes
+        from tsunagu.pipeline import publishable, write_outcomes
         from tsunagu.settings import get_settings
 
         # A slice reads mapped results in one request (iterating probes past the end and logs a 404).
@@ -95,7 +95,7 @@ def ingest_submissions():
         for o in outcomes:
             counts[o["status"]] = counts.get(o["status"], 0) + 1
         print(f"outcomes: {counts} -> {path}")
-        if params["dry_run"] or not any(o["status"] == "accepted" and o["kind"] == "home_care_report" for o in outcomes):
+        if params["dry_run"] or not publishable(outcomes):
             raise AirflowSkipException("no new accepted report: publication is not triggered")
         return counts
 

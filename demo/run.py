@@ -68,20 +68,15 @@ def run_dags(home: Path) -> None:
 
 
 def _ingest_arrivals(landing: Path, day: dt.date, settings, warehouse) -> list:
-    """Process what is in the landing folders, as the monthly DAG would (already-processed files are skipped)."""
-    from tsunagu.pipeline import REQUEST_FORM, ingest_file, ingest_registers, scan_landing
-    from tsunagu.submissions import ingest_request_form
+    """Process what is in the landing folders, as the monthly DAG would (already-processed files are skipped).
+
+    ``today`` is the simulated day: a request form's year is checked against it.
+    """
+    from tsunagu.pipeline import ingest_file, ingest_registers, scan_landing
 
     found = scan_landing(landing, fiscal_year=DEMO_FISCAL_YEAR)
     outcomes = ingest_registers([f.path for f in found if f.kind == "register"], settings=settings, warehouse=warehouse)
-    for f in found:
-        if f.kind == REQUEST_FORM:  # the form's year is checked against the simulated calendar
-            outcomes.append(ingest_request_form(
-                Path(f.path), prefecture_code=f.prefecture_code, fiscal_year=f.fiscal_year, settings=settings,
-                warehouse=warehouse, today=day,
-            ))
-        elif f.kind != "register":
-            outcomes.append(ingest_file(f, settings=settings))
+    outcomes += [ingest_file(f, settings=settings, warehouse=warehouse, today=day) for f in found if f.kind != "register"]
     return [o for o in outcomes if o.status != "skipped"]
 
 

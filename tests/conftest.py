@@ -69,7 +69,7 @@ def warehouse_url(backend, request, tmp_path):
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'wh.sqlite'}"
         return
-    from tsunagu.warehouse.testing import postgres_schema_url
+    from tests.support.warehouse import postgres_schema_url
 
     with postgres_schema_url(request.getfixturevalue("pg_url")) as url:
         yield url
@@ -77,7 +77,7 @@ def warehouse_url(backend, request, tmp_path):
 
 @pytest.fixture
 def warehouse(backend, request, tmp_path):
-    from tsunagu.warehouse.testing import make_warehouse
+    from tests.support.warehouse import make_warehouse
 
     pg = request.getfixturevalue("pg_url") if backend == "postgresql" else None
     with make_warehouse(backend, tmp_path, pg) as wh:

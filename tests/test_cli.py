@@ -84,10 +84,10 @@ def test_home_care_ingest_requires_prefecture_and_year(home):
 
 
 def test_approve_and_cycle_from_the_cli(home, capsys):
+    from tests.support.warehouse import add_active_request
     from tsunagu.cycle.releases import ensure_release
     from tsunagu.pipeline import open_warehouse
     from tsunagu.settings import get_settings
-    from tsunagu.warehouse.testing import add_active_request
 
     main(["ingest", "--kind", "register", str(YAMANASHI_REGISTER)])
     main(["ingest", "--kind", "home_care_report", "--prefecture", "19", "--fiscal-year", "2025", str(V2)])

@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.support.warehouse import add_active_request, make_warehouse, sample_record
 from tsunagu.deliver import Mail, ScopeViolation, send
 from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
 from tsunagu.jurisdiction import load_jurisdiction
 from tsunagu.settings import get_settings
 from tsunagu.warehouse.requests import active_request
-from tsunagu.warehouse.testing import add_active_request, make_warehouse, sample_record
 
 FY = 2025
 CODES = sorted(load_jurisdiction().prefectures)

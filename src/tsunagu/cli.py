@@ -1,10 +1,15 @@
-"""tsunagu: the operators' command line, a thin layer over tsunagu.pipeline.
+"""tsunagu: the operators' command line, a thin layer over tsunagu.pipeline and the flow registry.
 
   tsunagu ingest --kind register FILE...
-  tsunagu validate --kind home_care_report --prefecture 11 --fiscal-year 2025 [--json] FILE
+  tsunagu validate --kind KIND --prefecture 11 --fiscal-year 2025 [--json] FILE
   tsunagu ingest --kind home_care_report --prefecture 11 --fiscal-year 2025 FILE...
   tsunagu ingest --kind request_form --prefecture 11 FILE...
   tsunagu ingest --kind survey_return --prefecture 11 --fiscal-year 2025 FILE...
+  tsunagu validate|ingest --kind grant --program community_support|care_fund|integrated_health --stage STAGE
+          --prefecture 11 --fiscal-year 2025 [--json] FILE...
+  tsunagu grants status --program P --fiscal-year 2025 [--prefecture 11] --out DIR
+  tsunagu grants approve-cap --program community_support --fiscal-year 2025 --filer 111005 --item general
+          --amount YEN --approver NAME [--note TEXT]
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
   tsunagu approve --fiscal-year 2025 --prefecture 11 --version V --approver NAME [--note TEXT]
   tsunagu cycle [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
@@ -19,6 +24,16 @@ import sys
 from pathlib import Path
 
 EXIT_CODES = {"accepted": 0, "rejected": 1, "unreadable": 2}
+# Kinds named on the command line; a grant is --kind grant with --program and --stage.
+BASE_KINDS = ["register", "home_care_report", "request_form", "survey_return"]
+GRANT = "grant"
+PROGRAMS = ["community_support", "care_fund", "integrated_health"]
+
+
+def _kind_args(p: argparse.ArgumentParser, kinds: list[str]) -> None:
+    p.add_argument("--kind", required=True, choices=kinds)
+    p.add_argument("--program", choices=PROGRAMS, help="grant program (--kind grant)")
+    p.add_argument("--stage", help="grant stage, e.g. application (--kind grant)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="archive, validate and load files")
-    ingest.add_argument("--kind", required=True, choices=["register", "home_care_report", "request_form", "survey_return"])
+    _kind_args(ingest, [*BASE_KINDS, GRANT])
     ingest.add_argument("--prefecture", help="sender's prefecture code (all kinds but register)")
     ingest.add_argument("--fiscal-year", type=int, help="fiscal year (home_care_report, survey_return)")
     ingest.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
@@ -34,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+", type=Path)
 
     validate = sub.add_parser("validate", help="validate one file without loading it")
-    validate.add_argument("--kind", required=True, choices=["home_care_report"])
+    _kind_args(validate, [k for k in BASE_KINDS if k != "register"] + [GRANT])
     validate.add_argument("--prefecture", required=True)
-    validate.add_argument("--fiscal-year", type=int, required=True)
+    validate.add_argument("--fiscal-year", type=int, help="fiscal year (all kinds but request_form)")
     validate.add_argument("--json", action="store_true", help="print the machine-readable result")
     validate.add_argument("--no-gx", action="store_true", help="skip the Great Expectations layer (faster)")
     validate.add_argument("file", type=Path)
@@ -59,13 +74,47 @@ def _parser() -> argparse.ArgumentParser:
     cycle.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all")
     cycle.add_argument("--dry-run", action="store_true", help="plan and print; send and write nothing")
 
+    grants = sub.add_parser("grants", help="交付金: status boards and 個別協議 approvals")
+    gsub = grants.add_subparsers(dest="grants_command", required=True)
+    status = gsub.add_parser("status", help="the status board of a program and year (xlsx with a chart, and CSV)")
+    status.add_argument("--program", required=True, choices=PROGRAMS)
+    status.add_argument("--fiscal-year", type=int, required=True)
+    status.add_argument("--prefecture", action="append", default=[], help="repeatable; default: the bureau-wide board and one per prefecture")
+    status.add_argument("--out", type=Path, required=True)
+    status.add_argument("--day", type=dt.date.fromisoformat, default=None, help="as of (default: today, JST)")
+    cap = gsub.add_parser("approve-cap", help="個別協議: record an approved cap above the 総合事業 上限額")
+    cap.add_argument("--program", default="community_support", choices=["community_support"])
+    cap.add_argument("--fiscal-year", type=int, required=True)
+    cap.add_argument("--filer", required=True, help="保険者番号 (6 digits)")
+    cap.add_argument("--item", default="general", help="事業区分 id (default: general = 総合事業)")
+    cap.add_argument("--amount", type=int, required=True, help="the approved cap (上限超過承認額), integer yen")
+    cap.add_argument("--approver", required=True)
+    cap.add_argument("--note", default="")
     return parser
 
 
 def _require(args: argparse.Namespace, *names: str) -> None:
-    missing = [n for n in names if getattr(args, n) is None]
+    """``names`` are flow fields (prefecture_code, fiscal_year); the flags are --prefecture, --fiscal-year."""
+    flags = [{"prefecture_code": "prefecture"}.get(n, n) for n in names]
+    missing = [f for f in flags if getattr(args, f) is None]
     if missing:
         sys.exit(f"tsunagu: --{missing[0].replace('_', '-')} is required for --kind {args.kind}")
+
+
+def _kind(args: argparse.Namespace) -> str:
+    """The flow kind named by --kind (and --program/--stage for grants)."""
+    if args.kind != GRANT:
+        return args.kind
+    from tsunagu.flows import kinds
+    from tsunagu.flows.grants import grant_kind
+
+    if not args.program or not args.stage:
+        sys.exit("tsunagu: --program and --stage are required for --kind grant")
+    kind = grant_kind(args.program, args.stage)
+    if kind not in kinds():
+        stages = [k.rsplit(".", 1)[1] for k in kinds() if k.startswith(grant_kind(args.program, ""))]
+        sys.exit(f"tsunagu: unknown stage {args.stage!r} of {args.program} (stages: {', '.join(stages)})")
+    return kind
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,15 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     from tsunagu import pipeline
 
     if args.command == "validate":
+        kind = _kind(args)
+        if kind != "request_form":
+            _require(args, "fiscal_year")
         warehouse = None
         try:
             warehouse = pipeline.open_warehouse()
         except Exception as exc:  # validation still runs without the roster; say so
             print(f"warning: warehouse unavailable ({exc}); roster checks skipped", file=sys.stderr)
-        result, _ = pipeline.validate_home_care_report(
-            args.file, prefecture_code=args.prefecture, fiscal_year=args.fiscal_year, warehouse=warehouse,
+        result = pipeline.validate_file(
+            kind, args.file, prefecture_code=args.prefecture, fiscal_year=args.fiscal_year, warehouse=warehouse,
             use_gx=not args.no_gx,
-        )
+        ).result
         if args.json:
             print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         else:
@@ -92,16 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CODES[result.status]
 
     if args.command == "ingest":
-        if args.kind in ("home_care_report", "survey_return"):
-            _require(args, "prefecture", "fiscal_year")
-        elif args.kind == "request_form":
-            _require(args, "prefecture")
-        if args.kind == "register":
-            outcomes = pipeline.ingest_registers(args.files, dry_run=args.dry_run, force=args.force)
+        from tsunagu.flows import get_flow
+
+        kind = _kind(args)
+        flow = get_flow(kind)
+        _require(args, *flow.requires)
+        if flow.batch:
+            outcomes = flow.ingest_many(args.files, dry_run=args.dry_run, force=args.force)
         else:
             outcomes = [
                 pipeline.ingest_file(
-                    pipeline.LandingFile(args.kind, str(path), args.prefecture, args.fiscal_year),
+                    pipeline.LandingFile(kind, str(path), args.prefecture, args.fiscal_year),
                     dry_run=args.dry_run, force=args.force,
                 )
                 for path in args.files
@@ -140,6 +193,33 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(r.to_dict(), ensure_ascii=False))
         return 1 if any(r.status in ("failed", "blocked") for r in results) else 0
 
+    if args.command == "grants":
+        return _grants(args)
+    return 2
+
+
+def _grants(args: argparse.Namespace) -> int:
+    from tsunagu import pipeline
+
+    if args.grants_command == "status":
+        from tsunagu.grants.status import write_status_boards
+
+        day = args.day or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+        boards = write_status_boards(pipeline.open_warehouse(), args.program, args.fiscal_year, args.out,
+                                     prefectures=args.prefecture or None, day=day)
+        for b in boards:
+            print(f"{b.scope}: {b.rows} rows -> {b.xlsx} {b.csv}")
+        return 0
+    if args.grants_command == "approve-cap":
+        from tsunagu.warehouse.grants import approve_cap
+
+        approval, created = approve_cap(
+            pipeline.open_warehouse(), program=args.program, fiscal_year=args.fiscal_year, filer_code=args.filer,
+            item_key=args.item, approved_cap=args.amount, approver=args.approver, note=args.note,
+        )
+        state = "approved" if created else "already approved"
+        print(f"{state}: {args.program} {args.fiscal_year} {args.filer}/{args.item} cap {args.amount:,} yen by {args.approver}")
+        return 0
     return 2
 
 

@@ -44,3 +44,21 @@ def municipality_check_digit(first5: str) -> int:
 def municipality_code_is_valid(code: str) -> bool:
     """全国地方公共団体コード: 6 digits, the last a check digit over the first five."""
     return len(code) == 6 and code.isdigit() and municipality_check_digit(code[:5]) == int(code[5])
+
+
+def insurer_number(jis5: str) -> str:
+    """介護保険 保険者番号 of a municipality: its 5-digit JIS code + a Luhn check digit (DESIGN §2.3).
+
+    This is not the 全国地方公共団体コード (mod-11 check): さいたま市 is 111005 here, 111007 there.
+    """
+    if len(jis5) != 5 or not jis5.isdigit():
+        raise ValueError(f"a 保険者番号 payload is 5 digits: {jis5!r}")
+    return f"{jis5}{luhn_check_digit(jis5)}"
+
+
+def insurer_number_is_valid(number: str) -> bool:
+    """保険者番号: 6 digits, the last a Luhn check digit over the first five."""
+    return (
+        isinstance(number, str) and len(number) == 6 and number.isascii() and number.isdigit()
+        and luhn_check_digit(number[:5]) == int(number[5])
+    )

@@ -21,17 +21,17 @@ def ingest_registers(settings, warehouse, codes=("09", "11", "19")) -> None:
 
 
 def ingest_report(settings, warehouse, path: Path, pref: str, fiscal_year: int = 2025) -> str:
-    from tsunagu.pipeline import ingest_home_care_report
+    from tsunagu.flows import get_flow
 
-    return ingest_home_care_report(Path(path), prefecture_code=pref, fiscal_year=fiscal_year, settings=settings,
+    return get_flow("home_care_report").ingest(Path(path), prefecture_code=pref, fiscal_year=fiscal_year, settings=settings,
                                    warehouse=warehouse).status
 
 
 def add_request(warehouse, pref: str, *, fiscal_year: int = 2025, email: str | None = None, cc=(),
                 department: str = "福祉部 地域包括ケア課", contact_name: str = "山田 花子") -> int:
     """An accepted request form (情報提供依頼書), by default to the prefecture's own domain."""
+    from tests.support.warehouse import add_active_request
     from tsunagu.jurisdiction import load_jurisdiction
-    from tsunagu.warehouse.testing import add_active_request
 
     email = email or f"houkatsu-{pref}@{load_jurisdiction().get(pref).email_domains[0]}"
     return add_active_request(warehouse, pref, fiscal_year, email, tuple(cc), department=department,

@@ -12,12 +12,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def test_cycle_on_postgresql(pg_url, tmp_path, monkeypatch, sink):
+    from tests.support.warehouse import postgres_schema_url
     from tsunagu.cycle.approvals import approve
     from tsunagu.cycle.planner import run_cycle_day
     from tsunagu.cycle.releases import latest_release, list_releases, make_release
     from tsunagu.pipeline import open_warehouse
     from tsunagu.settings import get_settings
-    from tsunagu.warehouse.testing import postgres_schema_url
 
     with postgres_schema_url(pg_url) as url:
         monkeypatch.setenv("TSUNAGU_HOME", str(tmp_path / "home"))

@@ -21,10 +21,10 @@ def _summary_mails(sink):
 
 def test_summary_is_mailed_once_to_the_request_recipients(settings, warehouse, sink):
     from tsunagu.cycle.planner import run_cycle_day
-    from tsunagu.submissions import ingest_survey_return
+    from tsunagu.flows import get_flow
 
     day = dt.date(2025, 10, 15)
-    assert ingest_survey_return(SURVEY, prefecture_code="19", fiscal_year=2025, settings=settings,
+    assert get_flow("survey_return").ingest(SURVEY, prefecture_code="19", fiscal_year=2025, settings=settings,
                                 warehouse=warehouse).status == "accepted"
     # No request form yet: the summary waits (it may only go to a request's recipients).
     run_cycle_day(day, prefectures=["19"], settings=settings, warehouse=warehouse)

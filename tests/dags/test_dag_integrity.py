@@ -22,11 +22,13 @@ EXPECTED = {
     "distribution_cycle.py": "distribution_cycle",
     "ingest_submissions.py": "ingest_submissions",
     "publish_home_care_reports.py": "publish_home_care_reports",
+    "run_grant_cycles.py": "run_grant_cycles",
 }
 RERUN_PARAMS = ["dry_run", "fiscal_year", "force", "prefectures"]
 PARAMS = {
     "approve_release": ["approver", "fiscal_year", "note", "prefecture", "version"],
     "distribution_cycle": ["day", "dry_run", "fiscal_year", "prefectures"],
+    "run_grant_cycles": ["day", "dry_run", "fiscal_year", "prefectures", "programs"],
 }
 
 
@@ -103,6 +105,7 @@ def test_task_wiring(parsed):
     ]
     assert parsed["distribution_cycle.py"]["tasks"]["distribution_cycle"] == ["close_day", "plan_day", "run_prefecture"]
     assert parsed["approve_release.py"]["tasks"]["approve_release"] == ["approve"]
+    assert parsed["run_grant_cycles.py"]["tasks"]["run_grant_cycles"] == ["plan_programs", "run_program"]
 
 
 def test_dag_bag_loads_with_no_import_errors():
@@ -128,3 +131,6 @@ def test_dag_bag_loads_with_no_import_errors():
     assert (cycle.params["fiscal_year"], cycle.params["prefectures"], cycle.params["dry_run"]) == (None, [], False)
     assert cycle.params["day"] is None
     assert type(bag.dags["approve_release"].timetable).__name__ == "NullTimetable"  # manual only
+    grants = bag.dags["run_grant_cycles"]
+    assert (grants.catchup, grants.max_active_runs) == (False, 1)
+    assert (grants.params["programs"], grants.params["prefectures"], grants.params["day"]) == ([], [], None)

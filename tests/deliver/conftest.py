@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.warehouse import add_active_request, make_warehouse
 from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
 from tsunagu.settings import get_settings
-from tsunagu.warehouse.testing import add_active_request, make_warehouse
 
 # The prefectures' active requests (情報提供依頼書) these tests deliver to: send() checks every delivery
 # against them at send time.

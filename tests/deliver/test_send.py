@@ -194,7 +194,7 @@ def test_a_sending_row_is_left_alone_until_stale(sqlite_wh, sink, settings, tmp_
     mail = delivery(tmp_path)
     sink.fail_next(1)
     send(sqlite_wh, mail, settings=settings, now=NOW)
-    with sqlite_wh._write() as conn:
+    with sqlite_wh.transaction() as conn:
         conn.execute(mail_ledger.update().values(status="sending"))
     busy = send(sqlite_wh, mail, settings=settings, now=NOW + dt.timedelta(minutes=5))
     assert busy.status == "sending" and busy.attempts == 1 and sink.messages == []
@@ -337,7 +337,7 @@ def test_a_violation_does_not_overwrite_an_attempt_under_way(sqlite_wh, sink, se
     mail = delivery(tmp_path)
     sink.fail_next(1)
     send(sqlite_wh, mail, settings=settings, now=NOW)
-    with sqlite_wh._write() as conn:
+    with sqlite_wh.transaction() as conn:
         conn.execute(mail_ledger.update().values(status="sending"))
     with pytest.raises(ScopeViolation):
         send(sqlite_wh, delivery(tmp_path, cc=("x@example.com",)), settings=settings, now=NOW)
@@ -346,9 +346,9 @@ def test_a_violation_does_not_overwrite_an_attempt_under_way(sqlite_wh, sink, se
 
 
 def test_the_real_publish_package_passes_its_own_scope_only(sqlite_wh, sink, settings, tmp_path):
+    from tests.support.warehouse import sample_record
     from tsunagu.intake.templates import load_template
     from tsunagu.publish.package import publish_prefecture
-    from tsunagu.warehouse.testing import sample_record
 
     sid, _ = sqlite_wh.register_submission("home_care_report", "a" * 64, "08.xlsx", "08", FY, None, "email")
     sqlite_wh.record_outcome(sid, "accepted", [], rows=2, template_version="2024-08")
@@ -389,7 +389,7 @@ def test_office_workbook_with_title_rows_and_no_data_sheet(sqlite_wh, sink, sett
 
 def test_delivery_is_checked_against_the_active_request_at_send_time(warehouse, sink, settings, tmp_path):
     """The caller's allow-list is not enough: the warehouse's active request decides, as it stands when sending."""
-    from tsunagu.warehouse.testing import add_active_request
+    from tests.support.warehouse import add_active_request
 
     # A newer valid form for 埼玉 names someone else: the earlier contacts may no longer receive data.
     add_active_request(warehouse, "11", FY, "shin-tanto@pref.saitama.lg.jp")

@@ -9,9 +9,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from tests.support.warehouse import make_warehouse, sample_record
 from tsunagu.intake.templates import load_template
 from tsunagu.publish.package import ScopeError, csv_value, inert, publish, publish_prefecture
-from tsunagu.warehouse.testing import make_warehouse, sample_record
 
 FY = 2025
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tsunagu.flows import get_flow
 from tsunagu.intake.request_form import parse_request_form, split_emails
 from tsunagu.settings import include_dir
-from tsunagu.submissions import LANDING_FOLDERS, ingest_request_form, validate_request_form_file
 from tsunagu.validate.request_form import check_email, domain_allowed, validate_request_form
 from tsunagu.warehouse.requests import active_request, active_requests, request_history
 
@@ -20,8 +20,8 @@ FORMS = include_dir() / "forms"
 
 
 def check(path: Path, pref: str = "19", today: dt.date = TODAY, fiscal_year: int | None = None):
-    result, parsed = validate_request_form_file(path, prefecture_code=pref, fiscal_year=fiscal_year, today=today)
-    return result, parsed
+    checked = get_flow("request_form").check(path, prefecture_code=pref, fiscal_year=fiscal_year, today=today)
+    return checked.result, checked.parsed
 
 
 def where(result) -> list[tuple]:
@@ -238,7 +238,7 @@ def test_parse_needs_no_warehouse(tmp_path):
 
 
 def test_landing_folders():
-    assert LANDING_FOLDERS == {"request_form": "request_forms", "survey_return": "survey_returns"}
+    assert {k: get_flow(k).landing.folder for k in ("request_form", "survey_return")} == {"request_form": "request_forms", "survey_return": "survey_returns"}
 
 
 def test_ingest_active_supersede_history(tmp_path, warehouse, settings):
@@ -247,7 +247,7 @@ def test_ingest_active_supersede_history(tmp_path, warehouse, settings):
     nagano = write_request_xlsx(tmp_path / "長野.xlsx", form(
         都道府県名="長野県", メールアドレス="k@pref.nagano.lg.jp", CC="", 対象年度="2025"))
 
-    o1 = ingest_request_form(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
+    o1 = get_flow("request_form").ingest(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
     assert (o1.status, o1.fiscal_year, o1.rows, o1.errors) == ("accepted", 2025, 1, 0)
     active = active_request(warehouse, "19", 2025)
     assert active.submission_id == o1.submission_id
@@ -258,10 +258,10 @@ def test_ingest_active_supersede_history(tmp_path, warehouse, settings):
     assert isinstance(active.received_at, dt.datetime)
     assert json.loads(Path(o1.reports["json"]).read_text(encoding="utf-8"))["status"] == "accepted"
 
-    again = ingest_request_form(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
+    again = get_flow("request_form").ingest(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
     assert (again.status, again.submission_id) == ("skipped", o1.submission_id)
 
-    o2 = ingest_request_form(second, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse,
+    o2 = get_flow("request_form").ingest(second, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse,
                              today=TODAY)
     assert o2.status == "accepted" and o2.note == f"supersedes submission {o1.submission_id}"
     active = active_request(warehouse, "19", 2025)
@@ -279,13 +279,13 @@ def test_ingest_active_supersede_history(tmp_path, warehouse, settings):
                     o2.submission_id: ("request_form", "accepted", None)}
 
     # forcing the older form again does not make it active
-    forced = ingest_request_form(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY,
+    forced = get_flow("request_form").ingest(first, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY,
                                  force=True)
     assert forced.status == "accepted"
     assert active_request(warehouse, "19", 2025).submission_id == o2.submission_id
     assert warehouse.get_submission(o1.submission_id)["status"] == "superseded"
 
-    o3 = ingest_request_form(nagano, prefecture_code="20", settings=settings, warehouse=warehouse, today=TODAY)
+    o3 = get_flow("request_form").ingest(nagano, prefecture_code="20", settings=settings, warehouse=warehouse, today=TODAY)
     assert o3.status == "accepted"
     assert sorted(active_requests(warehouse, 2025)) == ["19", "20"]
     assert active_request(warehouse, "19", 2026) is None
@@ -295,8 +295,8 @@ def test_ingest_active_supersede_history(tmp_path, warehouse, settings):
 def test_rejected_form_is_quarantined_and_changes_nothing(tmp_path, warehouse, settings):
     good = write_request_xlsx(tmp_path / "good.xlsx", VALID_FORM)
     bad = write_request_xlsx(tmp_path / "bad.xlsx", form(メールアドレス="kai@gmail.com", 利用規約への同意="同意しない"))
-    o1 = ingest_request_form(good, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
-    o2 = ingest_request_form(bad, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
+    o1 = get_flow("request_form").ingest(good, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
+    o2 = get_flow("request_form").ingest(bad, prefecture_code="19", settings=settings, warehouse=warehouse, today=TODAY)
     assert (o2.status, o2.errors) == ("rejected", 2)
     assert (Path(o2.quarantine) / "REASON.txt").read_text(encoding="utf-8").count("エラー / error") == 2
     assert active_request(warehouse, "19", 2025).submission_id == o1.submission_id
@@ -312,11 +312,11 @@ def test_rejected_form_is_quarantined_and_changes_nothing(tmp_path, warehouse, s
 def test_unreadable_and_dry_run(tmp_path, warehouse, settings):
     pdf = tmp_path / "依頼書.pdf"
     pdf.write_bytes(b"%PDF-1.4 scanned")
-    o = ingest_request_form(pdf, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse,
+    o = get_flow("request_form").ingest(pdf, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse,
                             today=TODAY)
     assert (o.status, o.errors) == ("unreadable", 1)
     assert warehouse.validation_results(o.submission_id)[0]["code"] == "unsupported_pdf"
-    dry = ingest_request_form(write_request_xlsx(tmp_path / "d.xlsx", VALID_FORM), prefecture_code="19",
+    dry = get_flow("request_form").ingest(write_request_xlsx(tmp_path / "d.xlsx", VALID_FORM), prefecture_code="19",
                               settings=settings, warehouse=warehouse, today=TODAY, dry_run=True)
     assert (dry.status, dry.submission_id) == ("accepted", None)
     assert active_request(warehouse, "19", 2025) is None

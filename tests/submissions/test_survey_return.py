@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 from openpyxl import load_workbook
 
+from tsunagu.flows import get_flow
 from tsunagu.intake.survey_return import parse_survey_return, to_year_month
 from tsunagu.municipalities import load_municipalities, municipalities_of
 from tsunagu.publish.survey_summary import write_survey_summary
-from tsunagu.submissions import ingest_survey_return, validate_survey_return_file
 from tsunagu.warehouse.surveys import survey_history, survey_rows
 
 from .helpers import FIRST_DATA_ROW, write_survey_csv, write_survey_xlsx
@@ -68,7 +68,8 @@ def test_year_month():
 
 
 def check(path, pref="19", fy=2025):
-    return validate_survey_return_file(path, prefecture_code=pref, fiscal_year=fy)
+    checked = get_flow("survey_return").check(path, prefecture_code=pref, fiscal_year=fy)
+    return checked.result, checked.table
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
@@ -177,16 +178,16 @@ def test_ingest_supersede_and_summary(tmp_path, warehouse, settings):
     second = write_survey_xlsx(tmp_path / "山梨_R7_v2.xlsx", build_rows("19", NOT_RUNNING_2025))
     bad = write_survey_xlsx(tmp_path / "山梨_R7_bad.xlsx", build_rows("19")[:-1])
 
-    o24 = ingest_survey_return(y24, prefecture_code="19", fiscal_year=2024, settings=settings, warehouse=warehouse)
-    o1 = ingest_survey_return(first, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
+    o24 = get_flow("survey_return").ingest(y24, prefecture_code="19", fiscal_year=2024, settings=settings, warehouse=warehouse)
+    o1 = get_flow("survey_return").ingest(first, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
     assert (o24.status, o1.status, o1.rows) == ("accepted", "accepted", YAMANASHI)
     assert len(survey_rows(warehouse, 2025, "19")) == YAMANASHI * 5
 
-    ob = ingest_survey_return(bad, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
+    ob = get_flow("survey_return").ingest(bad, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
     assert ob.status == "rejected" and ob.quarantine
     assert {r["submission_id"] for r in survey_rows(warehouse, 2025, "19")} == {o1.submission_id}
 
-    o2 = ingest_survey_return(second, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
+    o2 = get_flow("survey_return").ingest(second, prefecture_code="19", fiscal_year=2025, settings=settings, warehouse=warehouse)
     summary = home_summary = settings.publish_dir / "survey_summaries" / "2025" / "19_yamanashi" / "survey_summary_2025_19.xlsx"
     assert o2.status == "accepted" and o2.note == f"supersedes submission {o1.submission_id}; summary: {summary}"
     assert home_summary.is_file()
@@ -200,7 +201,7 @@ def test_ingest_supersede_and_summary(tmp_path, warehouse, settings):
     assert {(h["submission_id"], h["superseded_by"]) for h in history} == {(o1.submission_id, o2.submission_id)}
     assert warehouse.get_submission(o1.submission_id)["status"] == "superseded"
 
-    skipped = ingest_survey_return(second, prefecture_code="19", fiscal_year=2025, settings=settings,
+    skipped = get_flow("survey_return").ingest(second, prefecture_code="19", fiscal_year=2025, settings=settings,
                                    warehouse=warehouse)
     assert skipped.status == "skipped"
 
@@ -259,7 +260,7 @@ def test_every_prefecture_full_return_is_accepted(tmp_path, pref):
 def test_dry_run_writes_reports_only(tmp_path, warehouse, settings):
     rows = build_rows("19")
     rows[0][4] = -5
-    o = ingest_survey_return(write_survey_xlsx(tmp_path / "d.xlsx", rows), prefecture_code="19", fiscal_year=2025,
+    o = get_flow("survey_return").ingest(write_survey_xlsx(tmp_path / "d.xlsx", rows), prefecture_code="19", fiscal_year=2025,
                              settings=settings, warehouse=warehouse, dry_run=True)
     assert (o.status, o.submission_id, o.quarantine) == ("rejected", None, None)
     ws = load_workbook(o.reports["xlsx"])["調査票"]

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from tests.support.warehouse import sample_record
 from tsunagu.findings import error, warning
 from tsunagu.model import RosterEntry
 from tsunagu.warehouse.db import HOME_CARE_FIELDS, Warehouse, schema_statements, split_statements
-from tsunagu.warehouse.testing import sample_record
 
 TABLES = {"submissions", "register_entries", "home_care_roster", "home_care_reports",
           "home_care_reports_history", "validation_results"}

@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsunagu.cycle._db import now_utc, table
 from tsunagu.cycle.releases import get_release, latest_release
+from tsunagu.warehouse.cycle import now_utc, table
 
 
 class ApprovalError(ValueError):
@@ -67,8 +67,7 @@ def approve(
         )
     a = table(warehouse, "approvals")
     key = (a.c.fiscal_year == fiscal_year) & (a.c.prefecture_code == prefecture_code) & (a.c.version == version)
-    with warehouse._write() as conn:
-        warehouse._lock(conn, f"approval:{fiscal_year}:{prefecture_code}:{version}")
+    with warehouse.transaction(lock=f"approval:{fiscal_year}:{prefecture_code}:{version}") as conn:
         existing = conn.execute(sa.select(a).where(key)).mappings().first()
         if existing is not None:
             return _from_row(existing, recorded=False)

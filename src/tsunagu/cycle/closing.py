@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsunagu.cycle._db import as_date, loads, table
 from tsunagu.cycle.messages import fiscal_year_ja, wareki
+from tsunagu.cycle.planner import KIND_ORDER
 from tsunagu.settings import Settings, get_settings
+from tsunagu.warehouse.cycle import as_date, loads, table
 
 KIND_JA = {
     "office_request": "都県事務所へのデータ提供依頼",
@@ -59,8 +60,10 @@ def _jst(value: dt.datetime) -> str:
 
 def _actions(warehouse: Any, fiscal_year: int) -> list[dict[str, Any]]:
     a = table(warehouse, "cycle_actions")
-    q = sa.select(a).where(a.c.fiscal_year == fiscal_year).order_by(a.c.cycle_day, a.c.action_key)
-    with warehouse.engine.connect() as conn:
+    # Only the distribution cycle's actions: the grant cycles log theirs in the same table.
+    q = (sa.select(a).where(a.c.fiscal_year == fiscal_year, a.c.kind.in_(KIND_ORDER))
+         .order_by(a.c.cycle_day, a.c.action_key))
+    with warehouse.read() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
 
 

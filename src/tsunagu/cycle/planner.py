@@ -36,16 +36,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from tsunagu.cycle import messages
-from tsunagu.cycle._db import as_date, dumps, now_utc, table
+from tsunagu.cycle.engine import (
+    DISTRIBUTION,
+    ActionResult,
+    Due,
+    Run,
+    open_warehouse_for,
+    run_due,
+    sent_actions,
+)
 from tsunagu.cycle.schedule import Schedule, business_days_between, fiscal_year_of, is_business_day, load_schedule
 from tsunagu.settings import Settings, get_settings
 from tsunagu.warehouse.archive import sha256_file
@@ -60,90 +66,25 @@ DONE = {"sent", "already_sent"}
 
 
 @dataclass
-class ActionResult:
-    """What the planner did (or would do, or waits for) about one item on one day."""
+class _State(Run):
+    """The distribution cycle's run: the engine's Run plus what the planner reads once per day."""
 
-    kind: str
-    fiscal_year: int
-    day: dt.date
-    status: str  # sent | already_sent | failed | blocked | planned (dry run) | waiting | skipped
-    prefecture_code: str | None = None
-    key: str | None = None
-    version: str | None = None
-    to: tuple[str, ...] = ()
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["day"] = self.day.isoformat()
-        d["to"] = list(self.to)
-        return d
-
-
-@dataclass
-class _Due:
-    kind: str
-    key: str
-    prefecture_code: str | None
-    build: Callable[[], Any]  # -> deliver.Mail
-    version: str | None = None
-    to: tuple[str, ...] = ()
-
-
-@dataclass
-class _State:
-    schedule: Schedule
-    day: dt.date
-    warehouse: Any
-    settings: Settings
-    dry_run: bool
+    schedule: Schedule | None = None
     requests: dict[str, Any] = field(default_factory=dict)
     data_prefectures: set[str] = field(default_factory=set)
     file_statuses: dict[str, set[str]] = field(default_factory=dict)
-    sent: dict[str, dt.date | None] = field(default_factory=dict)  # key -> the cycle day it was sent on
-
-    @property
-    def fy(self) -> int:
-        return self.schedule.fiscal_year
 
 
 # ----------------------------------------------------------------------------- state
-def _open(settings: Settings, warehouse: Any, dry_run: bool) -> Any:
-    if warehouse is not None:
-        return warehouse
-    if dry_run:
-        from tsunagu.warehouse.db import Warehouse
-
-        if settings.db_url.startswith("sqlite:///") and not Path(settings.db_url.removeprefix("sqlite:///")).exists():
-            return None  # a dry run never creates the warehouse
-        warehouse = Warehouse(settings.db_url)
-        warehouse.create_schema()
-        return warehouse
-    from tsunagu.pipeline import open_warehouse
-
-    return open_warehouse(settings)
-
-
-def sent_actions(warehouse: Any, fiscal_year: int) -> dict[str, dt.date | None]:
-    """Keys sent for the year: from the cycle log (with the day handled) and the deliver ledger."""
-    from tsunagu.deliver import ledger
-
-    a = table(warehouse, "cycle_actions")
-    q = sa.select(a.c.action_key, a.c.cycle_day).where(a.c.fiscal_year == fiscal_year, a.c.status == "sent")
-    with warehouse.engine.connect() as conn:
-        out = {k: as_date(d) for k, d in conn.execute(q)}
-    for entry in ledger(warehouse, fiscal_year=fiscal_year, status="sent"):
-        out.setdefault(entry.key, as_date(entry.sent_at))
-    return out
-
-
 def _load_state(schedule: Schedule, day: dt.date, warehouse: Any, settings: Settings, dry_run: bool) -> _State:
-    state = _State(schedule, day, warehouse, settings, dry_run)
+    warehouse = open_warehouse_for(settings, warehouse, dry_run)
+    fy = schedule.fiscal_year
+    state = _State(DISTRIBUTION, fy, day, warehouse, settings, dry_run, schedule.max_attach_bytes,
+                   schedule=schedule)
     if warehouse is None:
         return state
     from tsunagu.warehouse.requests import active_requests
 
-    fy = schedule.fiscal_year
     state.requests = active_requests(warehouse, fy, dataset=schedule.dataset)
     state.data_prefectures = set(warehouse.report_prefectures(fy))
     for o in warehouse.outcomes(kind="home_care_report", fiscal_year=fy):
@@ -154,8 +95,8 @@ def _load_state(schedule: Schedule, day: dt.date, warehouse: Any, settings: Sett
 
 # ----------------------------------------------------------------------------- planning
 def survey_summary_path(settings: Settings, fiscal_year: int, prefecture_code: str) -> Path:
+    from tsunagu.flows.survey_return import survey_summary_dir
     from tsunagu.publish.survey_summary import summary_name
-    from tsunagu.submissions import survey_summary_dir
 
     return survey_summary_dir(settings, fiscal_year, prefecture_code) / summary_name(fiscal_year, prefecture_code)
 
@@ -166,13 +107,13 @@ def _mail(**kwargs: Any) -> Any:
     return Mail(**kwargs)
 
 
-def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResult]]:
+def _plan_prefecture(st: _State, pref: str) -> tuple[list[Due], list[ActionResult]]:
     s, day, fy = st.schedule, st.day, st.fy
-    due: list[_Due] = []
+    due: list[Due] = []
     notes: list[ActionResult] = []
 
     def wait(kind: str, detail: str, version: str | None = None, key: str | None = None) -> None:
-        notes.append(ActionResult(kind, fy, day, "waiting", pref, key, version, (), detail))
+        notes.append(st.waiting(kind, pref, detail, key=key, version=version))
 
     active = day <= s.delivery_end
     office, notice_to = s.offices.get(pref), s.prefecture_notice_to.get(pref)
@@ -180,7 +121,7 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
     if active and office and day >= s.office_request:
         subject, body = messages.office_request(s, pref)
         key = f"{fy}:office_request:{pref}"
-        due.append(_Due("office_request", key, pref, partial(
+        due.append(Due("office_request", key, pref, partial(
             _mail, key=key, kind="office_request", fiscal_year=fy, to=(office,), subject=subject, body=body,
             prefecture_code=pref), to=(office,)))
 
@@ -188,12 +129,11 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
         form = s.request_form if s.request_form is not None and s.request_form.is_file() else None
         subject, body = messages.prefecture_notice(s, pref, form_attached=form is not None)
         key = f"{fy}:prefecture_notice:{pref}"
-        due.append(_Due("prefecture_notice", key, pref, partial(
+        due.append(Due("prefecture_notice", key, pref, partial(
             _mail, key=key, kind="prefecture_notice", fiscal_year=fy, to=(notice_to,), subject=subject, body=body,
             attachments=(form,) if form else (), prefecture_code=pref), to=(notice_to,)))
 
-    def sent_before_today(key: str) -> bool:  # a reminder never goes out on the day of what it reminds of
-        return key in st.sent and st.sent[key] is not None and st.sent[key] < day
+    sent_before_today = st.sent_before_today  # a reminder never goes out on the day of what it reminds of
 
     has_data = pref in st.data_prefectures
     if (active and office and day >= s.office_data_reminder and not has_data
@@ -201,7 +141,7 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
         bad = st.file_statuses.get(pref, set()) & {"rejected", "unreadable"}
         subject, body = messages.office_reminder(s, pref, state="rejected" if bad else "missing")
         key = f"{fy}:office_reminder:{pref}"
-        due.append(_Due("office_reminder", key, pref, partial(
+        due.append(Due("office_reminder", key, pref, partial(
             _mail, key=key, kind="office_reminder", fiscal_year=fy, to=(office,), subject=subject, body=body,
             prefecture_code=pref), to=(office,)))
 
@@ -210,7 +150,7 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
             and sent_before_today(f"{fy}:prefecture_notice:{pref}")):
         subject, body = messages.request_reminder(s, pref)
         key = f"{fy}:request_reminder:{pref}"
-        due.append(_Due("request_reminder", key, pref, partial(
+        due.append(Due("request_reminder", key, pref, partial(
             _mail, key=key, kind="request_reminder", fiscal_year=fy, to=(notice_to,), subject=subject, body=body,
             prefecture_code=pref), to=(notice_to,)))
 
@@ -219,7 +159,7 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
     if active and request is not None and summary.is_file():
         key = f"{fy}:survey_summary:{pref}:{sha256_file(summary)[:16]}"  # a new return, a new summary, a new mail
         subject, body = messages.survey_summary(s, pref, request, summary.name)
-        due.append(_Due("survey_summary", key, pref, partial(
+        due.append(Due("survey_summary", key, pref, partial(
             _mail, key=key, kind="survey_summary", fiscal_year=fy, to=(request.email,), cc=tuple(request.cc),
             subject=subject, body=body, attachments=(summary,), prefecture_code=pref, scope_prefecture=pref,
             allowed_recipients=frozenset(request.recipients)), to=tuple(request.recipients)))
@@ -252,7 +192,7 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
             subject, body = messages.pre_delivery_notice(s, pref, release, request, correction=correction)
             return _mail(key=notice_key, kind="pre_delivery_notice", fiscal_year=fy, to=(office,), subject=subject,
                          body=body, prefecture_code=pref, data_version=version)
-        due.append(_Due("pre_delivery_notice", notice_key, pref, build_notice, version, (office,)))
+        due.append(Due("pre_delivery_notice", notice_key, pref, build_notice, version, (office,)))
 
     from tsunagu.cycle.approvals import approval_of
 
@@ -287,76 +227,12 @@ def _plan_prefecture(st: _State, pref: str) -> tuple[list[_Due], list[ActionResu
         return _mail(key=delivery_key, kind=kind, fiscal_year=fy, to=(request.email,), cc=tuple(request.cc),
                      subject=subject, body=body, attachments=tuple(files), prefecture_code=pref,
                      data_version=version, scope_prefecture=pref, allowed_recipients=frozenset(recipients))
-    due.append(_Due(kind, delivery_key, pref, build_delivery, version, recipients))
+    due.append(Due(kind, delivery_key, pref, build_delivery, version, recipients))
     return due, notes
 
 
-# ----------------------------------------------------------------------------- execution
-def _record(st: _State, due: _Due, status: str, detail: str, to: Iterable[str]) -> None:
-    if st.warehouse is None:
-        return
-    a = table(st.warehouse, "cycle_actions")
-    stored = {"sent": "sent", "already_sent": "sent", "blocked": "blocked"}.get(status, "failed")
-    now = now_utc()
-    with st.warehouse._write() as conn:
-        st.warehouse._lock(conn, f"cycle_action:{due.key}")
-        cur = conn.execute(sa.select(a.c.status, a.c.attempts).where(a.c.action_key == due.key)).first()
-        values = {"status": stored, "cycle_day": st.day, "last_attempt_at": now, "detail": detail[:2000] or None,
-                  "recipients": dumps(list(to)), "version": due.version}
-        if stored == "sent":
-            values["sent_at"] = now
-        if cur is None:
-            conn.execute(a.insert().values(action_key=due.key, fiscal_year=st.fy, kind=due.kind,
-                                           prefecture_code=due.prefecture_code, attempts=1, first_attempt_at=now,
-                                           **values))
-        elif cur.status != "sent":
-            conn.execute(a.update().where(a.c.action_key == due.key).values(attempts=cur.attempts + 1, **values))
-
-
-def _execute(st: _State, due: _Due, conn_id: str, now: dt.datetime | None) -> ActionResult:
-    from tsunagu.deliver import ScopeViolation, send
-
-    result = ActionResult(due.kind, st.fy, st.day, "failed", due.prefecture_code, due.key, due.version, due.to)
-    try:
-        mail = due.build()
-        result.to = tuple(mail.recipients)
-        entry = send(st.warehouse, mail, settings=st.settings, conn_id=conn_id,
-                     max_attach_bytes=st.schedule.max_attach_bytes, now=now)
-        if entry.already_sent:
-            result.status = "already_sent"
-        elif entry.status == "sent":
-            result.status = "sent"
-        else:  # failed, or being sent by another worker: retried on the next run
-            result.status = "failed"
-            result.detail = entry.last_error or f"ledger status {entry.status}"
-    except ScopeViolation as exc:
-        result.status, result.detail = "blocked", exc.message_ja
-    except Exception as exc:  # one broken mail never stops the others
-        log.exception("cycle action %s failed", due.key)
-        result.status, result.detail = "failed", f"{type(exc).__name__}: {exc}"
-    try:
-        _record(st, due, result.status, result.detail, result.to)
-    except Exception:  # the ledger already knows; the cycle log is caught up on the next run
-        log.exception("could not record cycle action %s", due.key)
-    if result.status in DONE:
-        st.sent[due.key] = st.sent.get(due.key) or st.day
-    return result
-
-
-def _run(st: _State, items: list[_Due], conn_id: str, now: dt.datetime | None) -> list[ActionResult]:
-    out = []
-    for due in items:
-        if due.key in st.sent:
-            continue  # done on an earlier run: not even rebuilt
-        if st.dry_run:
-            out.append(ActionResult(due.kind, st.fy, st.day, "planned", due.prefecture_code, due.key, due.version,
-                                    due.to))
-            continue
-        out.append(_execute(st, due, conn_id, now))
-    return out
-
-
-def _closing_due(st: _State) -> _Due | None:
+# ----------------------------------------------------------------------------- the closing report
+def _closing_due(st: _State) -> Due | None:
     s = st.schedule
     if st.day < s.closing_report or not s.closing_report_to:
         return None
@@ -369,7 +245,7 @@ def _closing_due(st: _State) -> _Due | None:
         subject, body = messages.closing_report(s, report.text)
         return _mail(key=key, kind="closing_report", fiscal_year=st.fy, to=tuple(s.closing_report_to),
                      subject=subject, body=body, attachments=tuple(report.files.values()))
-    return _Due("closing_report", key, None, build, None, tuple(s.closing_report_to))
+    return Due("closing_report", key, None, build, None, tuple(s.closing_report_to))
 
 
 def run_cycle_day(
@@ -402,7 +278,6 @@ def run_cycle_day(
         return [ActionResult("day", fy, day, "skipped", detail="閉庁日のため送信しません / closed day: nothing is sent")]
     if day < schedule.first_day:
         return []
-    warehouse = _open(settings, warehouse, dry_run)
     st = _load_state(schedule, day, warehouse, settings, dry_run)
     codes = sorted(load_jurisdiction().prefectures)
     wanted = [p for p in codes if not prefectures or p in set(prefectures)]
@@ -416,12 +291,12 @@ def run_cycle_day(
                 results.append(ActionResult("plan", fy, day, "failed", pref, detail=f"{type(exc).__name__}: {exc}"))
                 continue
             items.sort(key=lambda d: KIND_ORDER.index(d.kind))
-            results += _run(st, items, conn_id, now)
+            results += run_due(st, items, conn_id, now)
             results += notes
     if closing and (due := _closing_due(st)) is not None:
         if st.warehouse is None and not dry_run:
             raise RuntimeError("no warehouse")
-        results += _run(st, [due], conn_id, now)
+        results += run_due(st, [due], conn_id, now)
     return results
 
 

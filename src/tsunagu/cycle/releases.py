@@ -29,9 +29,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsunagu.cycle._db import dumps, loads, now_utc, table
 from tsunagu.settings import Settings, get_settings
 from tsunagu.warehouse.archive import sha256_file as _sha256
+from tsunagu.warehouse.cycle import dumps, loads, now_utc, table
 
 VERSION_LENGTH = 16
 VERSIONED_SUFFIXES = (".csv", ".xlsx")
@@ -206,8 +206,7 @@ def make_release(
         delivered = {v for v, _ in delivered_versions(warehouse, fiscal_year, prefecture_code)}
         r = table(warehouse, "releases")
         scope = (r.c.fiscal_year == fiscal_year) & (r.c.prefecture_code == prefecture_code)
-        with warehouse._write() as conn:
-            warehouse._lock(conn, f"release:{fiscal_year}:{prefecture_code}")
+        with warehouse.transaction(lock=f"release:{fiscal_year}:{prefecture_code}") as conn:
             existing = conn.execute(sa.select(r).where(scope, r.c.version == version)).mappings().first()
             head = conn.execute(sa.select(r.c.version, r.c.head_seq).where(scope)
                                 .order_by(r.c.head_seq.desc()).limit(1)).first()

@@ -6,6 +6,8 @@ them (「9月上旬」「10月下旬」); this module turns them into dates:
 * ``{month: 10, period: 下旬, as: deadline}`` → the last day of the period (10/31);
 * ``{month: 10, period: 下旬, as: start}``    → its first day (10/21);
 * ``{month: 12, day: 25}`` or ``{date: 2025-12-25}`` → that day;
+* ``{month: 6, as: deadline}`` (month only, 「6月」) → the whole month: its last day (6/30), or with
+  ``as: start`` its first day;
 * then a date on a closed day moves to the NEXT business day (DESIGN §2.1).
 
 上旬 = days 1–10, 中旬 = 11–20, 下旬 = 21–end of month. Closed days are those of 行政機関の休日に関する
@@ -103,9 +105,12 @@ def resolve_date(spec: Any, fiscal_year: int) -> tuple[dt.date, dt.date]:
             nominal = dt.date(year, month, int(spec["day"]))
         else:
             period = PERIOD_ALIASES.get(str(spec.get("period")), str(spec.get("period")))
-            if period not in PERIODS:
+            if "period" not in spec:  # month only (「6月」): the whole month
+                first, end = 1, None
+            elif period not in PERIODS:
                 raise ScheduleError(f"period must be 上旬, 中旬 or 下旬: {spec!r}")
-            first, end = PERIODS[period]
+            else:
+                first, end = PERIODS[period]
             end = end or last
             role = str(spec.get("as", "start"))
             if role not in ("start", "deadline"):

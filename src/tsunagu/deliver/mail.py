@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 MAIL_KINDS = (
     "office_request", "prefecture_notice", "office_reminder", "request_reminder", "survey_summary",
     "pre_delivery_notice", "delivery", "correction", "closing_report",
+    "grant_request", "grant_reminder", "grant_amount_notice",  # the grant cycles (tsunagu.grants.cycle)
 )
 DELIVERY_KINDS = frozenset({"delivery", "correction"})
 STALE_AFTER = dt.timedelta(minutes=30)
@@ -136,8 +137,7 @@ def _upsert(warehouse, mail: Mail, values: dict, now: dt.datetime, *,
             stale_after: dt.timedelta = STALE_AFTER) -> tuple[LedgerEntry, bool]:
     """Move the key's row to ``values['status']`` (attempts + 1) unless it is sent or another worker's
     attempt is under way (``sending`` for less than ``stale_after``). -> (entry, changed)."""
-    with warehouse._write() as conn:
-        warehouse._lock(conn, f"mail:{mail.key}")
+    with warehouse.transaction(lock=f"mail:{mail.key}") as conn:
         cur = conn.execute(sa.select(mail_ledger).where(T.key == mail.key)).first()
         if cur is not None:
             entry = entry_from_row(cur)
@@ -157,8 +157,7 @@ def _finish(warehouse, key: str, values: dict) -> LedgerEntry:
     """Record the outcome of our attempt. The server's acceptance always wins (it happened); a failure
     only replaces our own ``sending``, never a ``sent`` recorded meanwhile by a worker that took over."""
     only = T.status != "sent" if values["status"] == "sent" else T.status == "sending"
-    with warehouse._write() as conn:
-        warehouse._lock(conn, f"mail:{key}")
+    with warehouse.transaction(lock=f"mail:{key}") as conn:
         conn.execute(mail_ledger.update().where(T.key == key, only).values(**values))
         return entry_from_row(conn.execute(sa.select(mail_ledger).where(T.key == key)).one())
 

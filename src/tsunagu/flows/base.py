@@ -80,6 +80,11 @@ class Checked:
     table: Any = None  # a ParsedTable (or anything with the same grid/columns) for the annotated copy
     template_version: str | None = None
     fiscal_year: int | None = None  # when the file itself says (request forms); else the caller's
+    form: Any = None  # the kind's own parse when it is not a table (a request form's labelled cells)
+
+    @property
+    def parsed(self) -> Any:
+        return self.form if self.form is not None else self.table
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tsunagu import normalize
 from tsunagu.findings import Finding, UnreadableFile, column_letter, error, warning
 from tsunagu.intake.header import label_index, loose_key
 from tsunagu.intake.home_care_report import converter, invalid_value, to_fiscal_year
 from tsunagu.intake.reader import Sheet, read_sheets
-from tsunagu.intake.templates import load_template, templates_dir
+from tsunagu.intake.templates import load_template, raw_template, templates_dir
 from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
 KIND = "request_form"
@@ -32,15 +29,10 @@ _MARKS = re.compile(r"^[\s■□●○◆◇▶▼・*＊※]+|[（(]\s*(?:必�
 _CC_SPLIT = re.compile(r"[,;、，；\s]+")
 
 
-@cache
-def _raw_yaml(path: Path, mtime_ns: int) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
 def template_extras(template: FormTemplate) -> dict[str, Any]:
-    """What the YAML says beyond FormTemplate: top-level keys (rules, programs) and per-field keys (format …)."""
-    path = templates_dir(template.kind) / f"{template.version}.yaml"
-    data = _raw_yaml(path, path.stat().st_mtime_ns)
+    """What the YAML says beyond FormTemplate: top-level keys (rules, programs) and per-field keys (format …),
+    with ``extends:`` resolved as for the template itself (tsunagu.intake.templates.raw_template)."""
+    data = raw_template(templates_dir(template.kind) / f"{template.version}.yaml")
     fields = {str(f["id"]): f for f in data.get("fields") or ()}
     return {**{k: v for k, v in data.items() if k != "fields"}, "field_options": fields}
 

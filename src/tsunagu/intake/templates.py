@@ -3,6 +3,14 @@
 A new version of a form is a new YAML file, never a code change. Field ids are the
 output contract and stay the same across versions; labels, title and report month
 may differ.
+
+A version may state only its differences from another: ``extends: <version>`` (same kind folder)
+or ``extends: <kind>/<version>``. The child starts from the parent's YAML (itself resolved the
+same way; a cycle is an error); its top-level keys replace the parent's (``warnings`` as a whole),
+except ``fields``, merged by id: an entry with an existing id is merged key by key over the
+parent's field (so it can change just ``labels``), a new id is appended, ``{id: x, remove: true}``
+drops one. ``kind``, ``version`` and ``valid_from_fiscal_year`` always come from the child.
+:func:`raw_template` gives the resolved YAML to the loaders that read more than FormTemplate.
 """
 
 from __future__ import annotations
@@ -74,13 +82,120 @@ def _field(raw: dict[str, Any], where: str) -> FieldSpec:
     )
 
 
-@lru_cache(maxsize=64)
-def _parse_file(path: Path, mtime_ns: int) -> FormTemplate:
+# ----------------------------------------------------------------------------------------- extends
+
+
+@lru_cache(maxsize=256)
+def _read_yaml(path: Path, mtime_ns: int) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("fields"), list):
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: expected a mapping")
+    return data
+
+
+def _stat(path: Path, child: Path | None = None) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        raise TemplateError(f"template not found: {path}" + (f" (extended by {child})" if child else "")) from None
+
+
+def parent_path(path: Path, extends: object) -> Path:
+    """The file ``extends:`` names: ``<version>`` in the same kind folder, or ``<kind>/<version>``."""
+    ref = str(extends).strip()
+    if not ref or ref.endswith("/") or ref.count("/") > 1:
+        raise TemplateError(f"{path}: extends {ref!r} is not '<version>' or '<kind>/<version>'")
+    if "/" in ref:
+        kind, version = ref.split("/")
+        return path.parent.parent / kind / f"{version}.yaml"
+    return path.parent / f"{ref}.yaml"
+
+
+def _chain(path: Path) -> tuple[tuple[Path, int], ...]:
+    """(file, mtime) of a template and of every template it extends, child first (cycles are errors)."""
+    chain: list[tuple[Path, int]] = []
+    seen: list[Path] = []
+    child: Path | None = None
+    while True:
+        key = path.resolve()
+        if key in seen:
+            names = " -> ".join(str(p) for p in [*seen, key])
+            raise TemplateError(f"{seen[0]}: extends cycle: {names}")
+        seen.append(key)
+        mtime = _stat(path, child)
+        chain.append((path, mtime))
+        extends = _read_yaml(path, mtime).get("extends")
+        if extends is None:
+            return tuple(chain)
+        child, path = path, parent_path(path, extends)
+
+
+def _merge_fields(parent: list[Any], child: list[Any], where: str) -> list[Any]:
+    fields = [dict(f) if isinstance(f, dict) else f for f in parent]
+    index = {str(f["id"]): i for i, f in enumerate(fields) if isinstance(f, dict) and "id" in f}
+    removed: set[int] = set()
+    for entry in child:
+        if not isinstance(entry, dict) or "id" not in entry:
+            raise TemplateError(f"{where}: a field of a template that extends another needs an id")
+        fid = str(entry["id"])
+        changes = {k: v for k, v in entry.items() if k != "remove"}
+        if entry.get("remove"):
+            if fid not in index or index[fid] in removed:
+                raise TemplateError(f"{where}: cannot remove field {fid!r}: the parent template has none")
+            removed.add(index[fid])
+        elif fid in index and index[fid] not in removed:
+            fields[index[fid]] = {**fields[index[fid]], **changes}
+        else:
+            index[fid] = len(fields)
+            fields.append(changes)
+    return [f for i, f in enumerate(fields) if i not in removed]
+
+
+def merge_template(parent: dict[str, Any], child: dict[str, Any], where: str = "template") -> dict[str, Any]:
+    """A child template over its parent's raw YAML: the child's top-level keys replace the parent's (a
+    ``warnings`` mapping as a whole), ``fields`` are merged by id (an entry with an existing id is merged key
+    by key over the parent's field, a new id is appended, ``{id: x, remove: true}`` drops one), and ``kind``,
+    ``version`` and ``valid_from_fiscal_year`` are never inherited."""
+    out = {k: v for k, v in parent.items() if k not in ("extends", "kind", "version", "valid_from_fiscal_year")}
+    for key, value in child.items():
+        if key == "extends":
+            continue
+        if key == "fields":
+            if not isinstance(value, list):
+                raise TemplateError(f"{where}: fields must be a list")
+            value = _merge_fields(list(out.get("fields") or []), value, where)
+        out[key] = value
+    return out
+
+
+@lru_cache(maxsize=64)
+def _merged(chain: tuple[tuple[Path, int], ...]) -> dict[str, Any]:
+    *_, (root, root_mtime) = chain
+    data = _read_yaml(root, root_mtime)
+    for path, mtime in reversed(chain[:-1]):
+        data = merge_template(data, _read_yaml(path, mtime), str(path))
+    return data
+
+
+def raw_template(path: Path) -> dict[str, Any]:
+    """A template file's YAML as a mapping, with ``extends:`` resolved (recursively). Shared: do not modify."""
+    chain = _chain(Path(path))
+    if len(chain) == 1:
+        return _read_yaml(*chain[0])
+    return _merged(chain)
+
+
+# ----------------------------------------------------------------------------------------- parse
+
+
+@lru_cache(maxsize=64)
+def _parse(chain: tuple[tuple[Path, int], ...]) -> FormTemplate:
+    path = chain[0][0]
+    data = _merged(chain) if len(chain) > 1 else _read_yaml(*chain[0])
+    if not isinstance(data.get("fields"), list):
         raise TemplateError(f"{path}: expected a mapping with a list of fields")
     fields = tuple(_field(f, str(path)) for f in data["fields"])
     ids = [f.id for f in fields]
@@ -89,6 +204,8 @@ def _parse_file(path: Path, mtime_ns: int) -> FormTemplate:
     version = str(data.get("version") or path.stem)
     if version != path.stem:
         raise TemplateError(f"{path}: version {version!r} does not match the file name")
+    if data.get("valid_from_fiscal_year") is None:
+        raise TemplateError(f"{path}: valid_from_fiscal_year is missing")
     extra: dict[str, Any] = {}
     if data.get("skip_row_markers"):
         extra["skip_row_markers"] = tuple(str(m) for m in data["skip_row_markers"])
@@ -105,11 +222,7 @@ def _parse_file(path: Path, mtime_ns: int) -> FormTemplate:
 
 
 def _load_path(path: Path) -> FormTemplate:
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        raise TemplateError(f"template not found: {path}") from None
-    return _parse_file(path, mtime)
+    return _parse(_chain(path))
 
 
 def list_templates(kind: str) -> list[FormTemplate]:
@@ -137,4 +250,6 @@ def load_template(kind: str, version: str | None = None, fiscal_year: int | None
 
 
 def clear_cache() -> None:
-    _parse_file.cache_clear()
+    _parse.cache_clear()
+    _merged.cache_clear()
+    _read_yaml.cache_clear()

@@ -3,19 +3,25 @@
 The recipients (email and CC) are the only addresses a prefecture's data may ever be sent to,
 so every one of them must be a well-formed address on that prefecture's own domains
 (``email_domains`` in include/config/jurisdiction.yaml; the domain itself or a subdomain of it).
+
+The form is one "row" of labelled cells (:class:`FormRow`); its checks are the small named rules of
+:data:`RULES` (:mod:`tsunagu.validate.registry`), each with its code and messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from tsunagu import normalize
-from tsunagu.findings import Finding, error, sort_key, status_of, warning
+from tsunagu.findings import Finding, sort_key, status_of
 from tsunagu.intake.request_form import RequestForm, template_extras
 from tsunagu.jurisdiction import Jurisdiction, Prefecture, load_jurisdiction
-from tsunagu.model import ValidationResult
+from tsunagu.model import FormTemplate, ValidationResult
+from tsunagu.validate.registry import Hit, RuleSet, no_prefix, prefix_cell
 
 # Local part: the dot-atom of RFC 5322 (no quoted strings); domain: LDH labels with a TLD of letters.
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -79,15 +85,222 @@ def _phone_ok(text: str) -> bool:
     return 10 <= len(digits) <= 11 and digits.startswith("0")
 
 
-def _missing(form: RequestForm, fid: str) -> Finding:
-    label = form.template.field(fid).label_ja
-    row, col = form.cells[fid]
-    return error(
-        "missing_value",
-        f"{col}列 {row}行目: 『{label}』が記入されていません",
-        f"Cell {col}{row}: '{fid}' ({label}) is blank",
-        **form.where(fid),
-    )
+# ----------------------------------------------------------------------------------------- the form as a row
+
+
+@dataclass
+class FormRow:
+    """A request form as one "row" of labelled cells: each field's value and where its value cell is."""
+
+    form: RequestForm
+
+    @property
+    def sheet(self) -> str:
+        return self.form.sheet
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return self.form.values
+
+    @property
+    def columns(self) -> dict[str, str]:
+        return {fid: col for fid, (_, col) in self.form.cells.items()}
+
+    def row_of(self, field_id: str) -> int | None:
+        return self.form.cells.get(field_id, (None, None))[0]
+
+    def get(self, field_id: str) -> Any:
+        return self.form.values.get(field_id)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An address given in 『メールアドレス』 or 『CC』, screened: ``problem`` is None for a recipient."""
+
+    field: str  # email | cc
+    address: str  # as written
+    normal: str | None  # normalised when well formed
+    problem: str | None = None  # format | domain | duplicate
+    reason: str | None = None  # why the format is wrong
+
+
+def screen_recipients(values: dict[str, Any], sender: Prefecture) -> list[Recipient]:
+    """Every address of the form in order: well formed, on the sender's own domains, given once."""
+    out: list[Recipient] = []
+    taken: set[str] = set()
+    for fid, addresses in (("email", [values["email"]] if values.get("email") else []),
+                           ("cc", list(values.get("cc") or ()))):
+        for address in addresses:
+            normal, reason = check_email(address)
+            if normal is None:
+                out.append(Recipient(fid, address, None, "format", reason))
+            elif not domain_allowed(normal, sender.email_domains):
+                out.append(Recipient(fid, address, normal, "domain"))
+            elif normal in taken:
+                out.append(Recipient(fid, address, normal, "duplicate"))
+            else:
+                taken.add(normal)
+                out.append(Recipient(fid, address, normal))
+    return out
+
+
+@dataclass
+class FormContext:
+    """What a request form is checked against: the sender, the jurisdiction, the day and the receiving folder."""
+
+    template: FormTemplate
+    jurisdiction: Jurisdiction
+    sender: Prefecture
+    today: dt.date
+    fiscal_year: int | None  # of the folder it was received in
+    unreadable: set[str] = field(default_factory=set)  # fields already reported as invalid_value
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def label(self, field_id: str) -> str:
+        try:
+            return self.template.field(field_id).label_ja
+        except KeyError:
+            return field_id
+
+    def fiscal_years(self) -> range:
+        """The fiscal years that can be requested today (rules.fiscal_year_window of the template)."""
+        lo, hi = (template_extras(self.template).get("rules") or {}).get("fiscal_year_window", [0, 1])
+        current = normalize.fiscal_year_of(self.today)
+        return range(current + lo, current + hi + 1)
+
+
+def prefecture_of(form: FormRow, ctx: FormContext) -> tuple[str, str | None, bool] | None:
+    """(as written, JIS code or None, in the jurisdiction) of 『都道府県名』; None when blank."""
+    text = form.get("prefecture")
+    if not text:
+        return None
+    code, inside = resolve_prefecture(text, ctx.jurisdiction)
+    return text, code, inside
+
+
+# ----------------------------------------------------------------------------------------- rules
+
+RULES = RuleSet("request_form", prefix=no_prefix)
+Hits = Iterator[Hit]
+
+
+@RULES.rule("missing_value", prefix=prefix_cell,
+            ja="『{label}』が記入されていません", en="'{field}' ({label}) is blank")
+def required_values_given(form: FormRow, ctx: FormContext) -> Hits:
+    """A required field whose label is on the form has a value (an unreadable one is already reported)."""
+    for spec in ctx.template.fields:
+        fid = spec.id
+        if spec.required and fid in form.form.cells and fid not in ctx.unreadable and form.get(fid) in (None, ""):
+            yield Hit(form, fid)
+
+
+@RULES.rule("unknown_prefecture",
+            ja="『都道府県名』の値『{text}』を都道府県として読めません", en="'{text}' is not a prefecture name or code")
+def prefecture_is_a_prefecture(form: FormRow, ctx: FormContext) -> Hits:
+    pref = prefecture_of(form, ctx)
+    if pref is not None and pref[1] is None:
+        yield Hit(form, "prefecture", text=pref[0])
+
+
+@RULES.rule("prefecture_not_in_jurisdiction",
+            ja="『{text}』は{bureau}の管轄外です",
+            en="prefecture '{text}' ({code}) is not in the jurisdiction of this bureau")
+def prefecture_in_jurisdiction(form: FormRow, ctx: FormContext) -> Hits:
+    pref = prefecture_of(form, ctx)
+    if pref is not None and pref[1] is not None and not pref[2]:
+        yield Hit(form, "prefecture", text=pref[0], code=pref[1], bureau=ctx.jurisdiction.bureau_ja)
+
+
+@RULES.rule("prefecture_mismatch",
+            ja="依頼書の都道府県『{text}』が送付元の{sender_ja}と一致しません",
+            en="the form names prefecture {code}, but it was sent by {sender} ({sender_romaji})")
+def prefecture_is_the_sender(form: FormRow, ctx: FormContext) -> Hits:
+    """The prefecture named on the form is the one that sent it."""
+    pref = prefecture_of(form, ctx)
+    if pref is not None and pref[1] is not None and pref[2] and pref[1] != ctx.sender.code:
+        yield Hit(form, "prefecture", text=pref[0], code=pref[1], sender=ctx.sender.code,
+                  sender_ja=ctx.sender.name_ja, sender_romaji=ctx.sender.romaji)
+
+
+def _recipients(form: FormRow, ctx: FormContext, problem: str) -> Hits:
+    for r in screen_recipients(form.values, ctx.sender):
+        if r.problem == problem:
+            yield Hit(form, r.field, address=r.address, reason=r.reason, domains_ja="、".join(ctx.sender.email_domains),
+                      domains=", ".join(ctx.sender.email_domains), sender=ctx.sender.code,
+                      sender_ja=ctx.sender.name_ja)
+
+
+@RULES.rule("invalid_email",
+            ja="『{label}』の『{address}』はメールアドレスの形式ではありません",
+            en="'{field}': '{address}' is not a valid email address ({reason})")
+def recipients_are_addresses(form: FormRow, ctx: FormContext) -> Hits:
+    yield from _recipients(form, ctx, "format")
+
+
+@RULES.rule("email_domain_not_allowed",
+            ja="『{label}』の『{address}』は{sender_ja}の公用ドメイン（{domains_ja}）のアドレスではありません",
+            en="'{field}': '{address}' is not on the domains of prefecture {sender} ({domains})")
+def recipients_on_sender_domains(form: FormRow, ctx: FormContext) -> Hits:
+    """The recipients are the only addresses a prefecture's data may go to: its own domains (or subdomains)."""
+    yield from _recipients(form, ctx, "domain")
+
+
+@RULES.rule("duplicate_recipient", severity="warning",
+            ja="『{label}』の『{address}』は既に送付先に含まれています",
+            en="'{field}': '{address}' is already a recipient")
+def recipients_given_once(form: FormRow, ctx: FormContext) -> Hits:
+    yield from _recipients(form, ctx, "duplicate")
+
+
+@RULES.rule("invalid_phone",
+            ja="『電話番号』の値『{phone}』を電話番号として読めません（市外局番から10〜11桁）",
+            en="'{phone}' is not a phone number (10-11 digits with the area code)")
+def phone_is_a_number(form: FormRow, ctx: FormContext) -> Hits:
+    phone = form.get("phone")
+    if phone and not _phone_ok(phone):
+        yield Hit(form, "phone", phone=phone)
+
+
+@RULES.rule("terms_not_accepted",
+            ja="利用規約に同意いただけない場合、データを提供できません。『利用規約への同意』で「同意する」を選択してください",
+            en="The terms of use were not accepted; data cannot be provided without acceptance")
+def terms_accepted(form: FormRow, ctx: FormContext) -> Hits:
+    if form.get("terms_accepted") is False:
+        yield Hit(form, "terms_accepted")
+
+
+@RULES.rule("fiscal_year_out_of_range",
+            ja="『対象年度』の{fy}年度は受け付けていません（受付できるのは {allowed_ja}）",
+            en="fiscal year {fy} cannot be requested on {today} (allowed: {allowed})")
+def fiscal_year_in_window(form: FormRow, ctx: FormContext) -> Hits:
+    """対象年度 is one that can be requested today (the current or next fiscal year by default)."""
+    fy = form.get("fiscal_year")
+    years = ctx.fiscal_years()
+    if fy is not None and fy not in years:
+        yield Hit(form, "fiscal_year", fy=fy, today=ctx.today.isoformat(),
+                  allowed_ja="、".join(f"{y}年度（令和{y - 2018}年度）" for y in years),
+                  allowed=", ".join(str(y) for y in years))
+
+
+@RULES.rule("fiscal_year_mismatch",
+            ja="『対象年度』の{fy}年度が受付フォルダの{folder}年度と一致しません",
+            en="the form asks for fiscal year {fy}, but it was received for {folder}")
+def fiscal_year_of_the_folder(form: FormRow, ctx: FormContext) -> Hits:
+    """A form received in a fiscal year's folder asks for that year (checked when the year can be requested)."""
+    fy = form.get("fiscal_year")
+    if fy is not None and ctx.fiscal_year is not None and fy in ctx.fiscal_years() and fy != ctx.fiscal_year:
+        yield Hit(form, "fiscal_year", fy=fy, folder=ctx.fiscal_year)
+
+
+@RULES.rule("request_date_in_future", severity="warning",
+            ja="『依頼日』の{date}は未来の日付です", en="the request date {date} is in the future")
+def request_date_not_in_future(form: FormRow, ctx: FormContext) -> Hits:
+    rd = form.get("request_date")
+    if rd is not None and rd > ctx.today:
+        yield Hit(form, "request_date", date=rd.isoformat())
+
+
+# ----------------------------------------------------------------------------------------- validate
 
 
 def validate_request_form(
@@ -100,123 +313,29 @@ def validate_request_form(
 ) -> ValidationResult:
     """Check a parsed request form sent by ``prefecture_code``. ``today`` decides the acceptable fiscal years."""
     jurisdiction = jurisdiction or load_jurisdiction()
-    today = today or dt.date.today()
-    sender: Prefecture = jurisdiction.get(prefecture_code)
-    findings = list(form.findings)
-    unreadable = {f.field for f in findings if f.code == "invalid_value"}
-    v = form.values
-    for spec in form.template.fields:
-        if spec.required and spec.id in form.cells and spec.id not in unreadable and v.get(spec.id) in (None, ""):
-            findings.append(_missing(form, spec.id))
-
-    # Prefecture: in the jurisdiction, and the one that sent the form.
-    pref_code = None
-    if v.get("prefecture"):
-        text = v["prefecture"]
-        pref_code, inside = resolve_prefecture(text, jurisdiction)
-        if pref_code is None:
-            findings.append(error(
-                "unknown_prefecture",
-                f"『都道府県名』の値『{text}』を都道府県として読めません",
-                f"'{text}' is not a prefecture name or code", **form.where("prefecture"),
-            ))
-        elif not inside:
-            findings.append(error(
-                "prefecture_not_in_jurisdiction",
-                f"『{text}』は{jurisdiction.bureau_ja}の管轄外です",
-                f"prefecture '{text}' ({pref_code}) is not in the jurisdiction of this bureau",
-                **form.where("prefecture"),
-            ))
-        elif pref_code != sender.code:
-            findings.append(error(
-                "prefecture_mismatch",
-                f"依頼書の都道府県『{text}』が送付元の{sender.name_ja}と一致しません",
-                f"the form names prefecture {pref_code}, but it was sent by {sender.code} ({sender.romaji})",
-                **form.where("prefecture"),
-            ))
-
-    # Recipients: well formed, on the sending prefecture's own domains.
-    recipients: list[str] = []
-    valid: dict[str, list[str]] = {"email": [], "cc": []}
-    for fid, addresses in (("email", [v["email"]] if v.get("email") else []), ("cc", list(v.get("cc") or ()))):
-        label = form.template.field(fid).label_ja
-        for address in addresses:
-            normal, reason = check_email(address)
-            if normal is None:
-                findings.append(error(
-                    "invalid_email",
-                    f"『{label}』の『{address}』はメールアドレスの形式ではありません",
-                    f"'{fid}': '{address}' is not a valid email address ({reason})", **form.where(fid),
-                ))
-                continue
-            if not domain_allowed(normal, sender.email_domains):
-                allowed = "、".join(sender.email_domains)
-                findings.append(error(
-                    "email_domain_not_allowed",
-                    f"『{label}』の『{address}』は{sender.name_ja}の公用ドメイン（{allowed}）のアドレスではありません",
-                    f"'{fid}': '{address}' is not on the domains of prefecture {sender.code} ({', '.join(sender.email_domains)})",
-                    **form.where(fid),
-                ))
-                continue
-            if normal in recipients:
-                findings.append(warning(
-                    "duplicate_recipient",
-                    f"『{label}』の『{address}』は既に送付先に含まれています",
-                    f"'{fid}': '{address}' is already a recipient", **form.where(fid),
-                ))
-                continue
-            recipients.append(normal)
-            valid[fid].append(normal)
-
-    if v.get("phone") and not _phone_ok(v["phone"]):
-        findings.append(error(
-            "invalid_phone",
-            f"『電話番号』の値『{v['phone']}』を電話番号として読めません（市外局番から10〜11桁）",
-            f"'{v['phone']}' is not a phone number (10-11 digits with the area code)", **form.where("phone"),
-        ))
-
-    if v.get("terms_accepted") is False:
-        findings.append(error(
-            "terms_not_accepted",
-            "利用規約に同意いただけない場合、データを提供できません。『利用規約への同意』で「同意する」を選択してください",
-            "The terms of use were not accepted; data cannot be provided without acceptance",
-            **form.where("terms_accepted"),
-        ))
-
-    fy = v.get("fiscal_year")
-    if fy is not None:
-        lo, hi = (template_extras(form.template).get("rules") or {}).get("fiscal_year_window", [0, 1])
-        current = normalize.fiscal_year_of(today)
-        if not current + lo <= fy <= current + hi:
-            allowed_ja = "、".join(f"{y}年度（令和{y - 2018}年度）" for y in range(current + lo, current + hi + 1))
-            findings.append(error(
-                "fiscal_year_out_of_range",
-                f"『対象年度』の{fy}年度は受け付けていません（受付できるのは {allowed_ja}）",
-                f"fiscal year {fy} cannot be requested on {today.isoformat()} "
-                f"(allowed: {', '.join(str(y) for y in range(current + lo, current + hi + 1))})",
-                **form.where("fiscal_year"),
-            ))
-        elif fiscal_year is not None and fy != fiscal_year:
-            findings.append(error(
-                "fiscal_year_mismatch",
-                f"『対象年度』の{fy}年度が受付フォルダの{fiscal_year}年度と一致しません",
-                f"the form asks for fiscal year {fy}, but it was received for {fiscal_year}",
-                **form.where("fiscal_year"),
-            ))
-
-    rd = v.get("request_date")
-    if rd is not None and rd > today:
-        findings.append(warning(
-            "request_date_in_future",
-            f"『依頼日』の{rd.isoformat()}は未来の日付です",
-            f"the request date {rd.isoformat()} is in the future", **form.where("request_date"),
-        ))
-
+    ctx = FormContext(
+        template=form.template, jurisdiction=jurisdiction, sender=jurisdiction.get(prefecture_code),
+        today=today or dt.date.today(), fiscal_year=fiscal_year,
+        unreadable={f.field for f in form.findings if f.code == "invalid_value" and f.field},
+    )
+    row = FormRow(form)
+    findings: list[Finding] = [*form.findings, *RULES.run(row, ctx)]
     findings.sort(key=sort_key)
-    status = status_of(findings)
-    record: dict[str, Any] = {
-        "prefecture_code": pref_code or sender.code,
-        "fiscal_year": fy if fy is not None else fiscal_year,
+    return ValidationResult(status=status_of(findings), findings=findings, records=[_record(row, ctx)], rows=1)
+
+
+def _record(form: FormRow, ctx: FormContext) -> dict[str, Any]:
+    """The request as stored: the prefecture's code and only the recipients that passed."""
+    v = form.values
+    pref = prefecture_of(form, ctx)
+    valid: dict[str, list[str]] = {"email": [], "cc": []}
+    for r in screen_recipients(v, ctx.sender):
+        if r.problem is None and r.normal is not None:
+            valid[r.field].append(r.normal)
+    fy = v.get("fiscal_year")
+    return {
+        "prefecture_code": (pref[1] if pref else None) or ctx.sender.code,
+        "fiscal_year": fy if fy is not None else ctx.fiscal_year,
         "dataset": v.get("dataset"),
         "department": v.get("department"),
         "contact_name": v.get("contact_name"),
@@ -224,9 +343,8 @@ def validate_request_form(
         "cc": tuple(valid["cc"]),
         "phone": v.get("phone"),
         "purpose": v.get("purpose"),
-        "request_date": rd,
+        "request_date": v.get("request_date"),
         "terms_accepted": v.get("terms_accepted"),
         "source_sheet": form.sheet,
-        "source_row": form.cells.get("email", (None, None))[0],
+        "source_row": form.row_of("email"),
     }
-    return ValidationResult(status=status, findings=findings, records=[record], rows=1)

@@ -1,24 +1,32 @@
 """Project rules for 様式11の3 that Great Expectations cannot express (pure Python, no GX).
 
-Each rule takes the rows (normalised values + where they came from) and a RuleContext and returns
-Findings that point at the exact cell: check digits, jurisdiction, roster, cross-field sums,
-duplicates, and the warnings (機能強化型 thresholds, year-over-year jumps) that never block a file.
+Each rule is a small named function registered in :data:`RULES` (:mod:`tsunagu.validate.registry`)
+with its code, severity and messages; it looks at the rows (normalised values + where they came
+from) and a RuleContext and yields hits that become findings on the exact cell: check digits,
+jurisdiction, roster, cross-field sums, duplicates, and the warnings (機能強化型 thresholds,
+year-over-year jumps) that never block a file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tsunagu.codes import institution_code as make_institution_code
 from tsunagu.codes import institution_number_is_valid, municipality_code_is_valid
-from tsunagu.findings import Finding, error, warning
+from tsunagu.findings import Finding
 from tsunagu.jurisdiction import Jurisdiction
 from tsunagu.model import FormTemplate, RosterEntry
+from tsunagu.validate.registry import Hit, RuleSet, locate, where_en, where_ja
+
+__all__ = [
+    "CLASS_JA", "RULES", "RowView", "RuleContext", "cell_finding", "expected_ratio", "fill_row", "fmt", "run_rules",
+    "where_en", "where_ja",
+]
 
 IKA = "1"  # 点数表番号 of 医科: 在支診/在支病 are always 医科
 RATIO_TOLERANCE = 0.1
@@ -76,6 +84,12 @@ class RuleContext:
         except KeyError:
             return field_id
 
+    @property
+    def office_name(self) -> str:
+        """The sending office's prefecture by name (its code when it is outside the jurisdiction)."""
+        office = self.prefecture_code
+        return self.jurisdiction.prefectures[office].name_ja if office in self.jurisdiction else office
+
 
 def fmt(value: Any) -> str:
     """Numbers as a clerk writes them: 6, 45.5 (no 45.50000001, no 6.0)."""
@@ -88,52 +102,12 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def where_ja(row: int | None, column: str | None, label: str | None) -> str:
-    parts = []
-    if row is not None:
-        parts.append(f"{row}行目")
-    if column:
-        parts.append(f"{column}列")
-    text = " ".join(parts)
-    if label:
-        text += f"『{label}』"
-    return text
-
-
-def where_en(row: int | None, column: str | None, field_id: str | None) -> str:
-    parts = []
-    if row is not None:
-        parts.append(f"Row {row}")
-    if column:
-        parts.append(f"column {column}")
-    text = ", ".join(parts)
-    if field_id:
-        text += f" ({field_id})" if text else field_id
-    return text
-
-
 def cell_finding(
     ctx: RuleContext, severity: str, code: str, row: RowView | None, field_id: str | None, ja: str, en: str,
     *, sheet: str | None = None, row_number: int | None = None,
 ) -> Finding:
-    """A finding on one cell, with 「12行目 H列『死亡患者数』: …」 in front of the message."""
-    column = None
-    if field_id is not None:
-        column = (row.columns.get(field_id) if row is not None else None) or ctx.columns.get(field_id)
-    number = row.row if row is not None else row_number
-    label = ctx.label(field_id) if field_id else None
-    prefix_ja = where_ja(number, column, label)
-    prefix_en = where_en(number, column, field_id)
-    make = error if severity == "error" else warning
-    return make(
-        code,
-        f"{prefix_ja}: {ja}" if prefix_ja else ja,
-        f"{prefix_en}: {en}" if prefix_en else en,
-        sheet=row.sheet if row is not None else sheet,
-        row=number,
-        column=column,
-        field=field_id,
-    )
+    """A finding on one cell, with 「12行目 H列『死亡患者数』: …」 in front of the message (registry.locate)."""
+    return locate(ctx, severity, code, Hit(row, field_id, sheet=sheet, row_number=row_number), ja, en)
 
 
 def _is_num(value: Any) -> bool:
@@ -158,159 +132,164 @@ def _code_field(row: RowView, ctx: RuleContext) -> str:
 
 # --------------------------------------------------------------------------- rules
 
+RULES = RuleSet("home_care_report")
+Hits = Iterator[Hit]
+
 _SEVEN = re.compile(r"^\d{7}$")
 _SIX = re.compile(r"^\d{6}$")
 _TEN = re.compile(r"^\d{10}$")
 
 
-def check_digits(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    """医療機関番号 (Luhn, the prefecture's rule) and 市町村コード (mod 11). Bad formats are left to the field rules."""
-    out: list[Finding] = []
+@RULES.rule("check_digit",
+            ja="医療機関番号 {number} の検査数字(末尾の1桁)が正しくありません。番号を確認してください",
+            en="the check digit (last digit) of institution number {number} is wrong")
+def institution_number_check_digit(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """医療機関番号: the prefecture's check digit (Luhn). Bad formats are left to the field rules."""
     for r in rows:
         number = r.get("institution_number")
         if isinstance(number, str) and _SEVEN.match(number):
             pref = r.get("prefecture_code")
             if pref not in ctx.jurisdiction:
                 pref = ctx.prefecture_code
-            if pref in ctx.jurisdiction:
-                rule = ctx.jurisdiction.get(pref).check_digit
-                if not institution_number_is_valid(number, pref, rule, IKA):
-                    out.append(cell_finding(
-                        ctx, "error", "check_digit", r, "institution_number",
-                        f"医療機関番号 {number} の検査数字(末尾の1桁)が正しくありません。番号を確認してください",
-                        f"the check digit (last digit) of institution number {number} is wrong",
-                    ))
+            if pref in ctx.jurisdiction and not institution_number_is_valid(
+                number, pref, ctx.jurisdiction.get(pref).check_digit, IKA
+            ):
+                yield Hit(r, "institution_number", number=number)
+
+
+@RULES.rule("check_digit",
+            ja="市町村コード {code} の検査数字(末尾の1桁)が正しくありません。6桁の全国地方公共団体コードを記入してください",
+            en="the check digit of municipality code {code} is wrong (expected the 6-digit local government code)")
+def municipality_code_check_digit(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """市町村コード: mod 11 check digit."""
+    for r in rows:
         muni = r.get("municipality_code")
         if isinstance(muni, str) and _SIX.match(muni) and not municipality_code_is_valid(muni):
-            out.append(cell_finding(
-                ctx, "error", "check_digit", r, "municipality_code",
-                f"市町村コード {muni} の検査数字(末尾の1桁)が正しくありません。6桁の全国地方公共団体コードを記入してください",
-                f"the check digit of municipality code {muni} is wrong (expected the 6-digit local government code)",
-            ))
-    return out
+            yield Hit(r, "municipality_code", code=muni)
 
 
-def institution_code_consistency(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
+@RULES.rule("code_mismatch",
+            ja="医療機関コード {code} が医療機関番号 {number} と一致しません(都道府県コード2桁 + 1 + 医療機関番号7桁)",
+            en="institution code {code} does not match institution number {number} (prefecture 2 + 1 + number 7)")
+def institution_code_consistency(rows: list[RowView], ctx: RuleContext) -> Hits:
     """A 医療機関コード given in the file must be 都道府県コード + 1 (医科) + 医療機関番号."""
     if not ctx.columns.get("institution_code"):
-        return []
-    out: list[Finding] = []
+        return
     for r in rows:
         code, number = r.get("institution_code"), r.get("institution_number")
         if not (isinstance(code, str) and _TEN.match(code) and isinstance(number, str) and _SEVEN.match(number)):
             continue
         if code[3:] != number or code[2] != IKA:
-            out.append(cell_finding(
-                ctx, "error", "code_mismatch", r, "institution_code",
-                f"医療機関コード {code} が医療機関番号 {number} と一致しません(都道府県コード2桁 + 1 + 医療機関番号7桁)",
-                f"institution code {code} does not match institution number {number} (prefecture 2 + 1 + number 7)",
-            ))
-    return out
+            yield Hit(r, "institution_code", code=code, number=number)
 
 
-def jurisdiction_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    """Every row belongs to the sending office's prefecture, and that prefecture is in the jurisdiction."""
-    out: list[Finding] = []
+@RULES.rule("wrong_prefecture",
+            ja="都道府県コード {office} は{bureau}の管轄ではありません",
+            en="prefecture {office} is not in the jurisdiction of this bureau")
+def office_in_jurisdiction(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """The sending office's prefecture is in the bureau's jurisdiction (a finding on the whole file)."""
+    if ctx.prefecture_code not in ctx.jurisdiction:
+        yield Hit(None, "prefecture_code", office=ctx.prefecture_code, bureau=ctx.jurisdiction.bureau_ja)
+
+
+@RULES.rule("wrong_prefecture",
+            ja="都道府県コード {pref} が送付元の{office_name}({office})と異なります。他県の医療機関が含まれていないか確認してください",
+            en="prefecture code {pref} differs from the sending office's prefecture {office}")
+def row_prefecture_is_the_office(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """Every row's 都道府県コード is the sending office's."""
     office = ctx.prefecture_code
-    if office not in ctx.jurisdiction:
-        out.append(error(
-            "wrong_prefecture",
-            f"都道府県コード {office} は{ctx.jurisdiction.bureau_ja}の管轄ではありません",
-            f"prefecture {office} is not in the jurisdiction of this bureau",
-            field="prefecture_code",
-        ))
-    pref_name = ctx.jurisdiction.prefectures[office].name_ja if office in ctx.jurisdiction else office
-    in_file_code = bool(ctx.columns.get("institution_code"))
     for r in rows:
         pref = r.get("prefecture_code")
         if isinstance(pref, str) and pref != office:
-            out.append(cell_finding(
-                ctx, "error", "wrong_prefecture", r, "prefecture_code",
-                f"都道府県コード {pref} が送付元の{pref_name}({office})と異なります。他県の医療機関が含まれていないか確認してください",
-                f"prefecture code {pref} differs from the sending office's prefecture {office}",
-            ))
-            continue
-        code = r.get("institution_code")
-        if in_file_code and isinstance(code, str) and _TEN.match(code) and code[:2] != office:
-            out.append(cell_finding(
-                ctx, "error", "wrong_prefecture", r, "institution_code",
-                f"医療機関コード {code} の先頭2桁({code[:2]})が送付元の{pref_name}({office})と異なります",
-                f"institution code {code} starts with prefecture {code[:2]}, not the sending office's {office}",
-            ))
-    return out
+            yield Hit(r, "prefecture_code", pref=pref, office=office, office_name=ctx.office_name)
 
 
-def roster_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
+@RULES.rule("wrong_prefecture",
+            ja="医療機関コード {code} の先頭2桁({prefix})が送付元の{office_name}({office})と異なります",
+            en="institution code {code} starts with prefecture {prefix}, not the sending office's {office}")
+def institution_code_in_office_prefecture(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """A 医療機関コード in the file starts with the office's prefecture (rows naming another prefecture aside)."""
+    if not ctx.columns.get("institution_code"):
+        return
+    office = ctx.prefecture_code
+    for r in rows:
+        pref, code = r.get("prefecture_code"), r.get("institution_code")
+        if isinstance(pref, str) and pref != office:
+            continue  # already reported on its 都道府県コード
+        if isinstance(code, str) and _TEN.match(code) and code[:2] != office:
+            yield Hit(r, "institution_code", code=code, prefix=code[:2], office=office, office_name=ctx.office_name)
+
+
+@RULES.rule("roster_unavailable", severity="warning",
+            ja="届出受理医療機関名簿が取り込まれていないため、在支診・在支病の届出があるかを確認できませんでした",
+            en="the register (roster) is not loaded, so membership of the institutions was not checked")
+def roster_loaded(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """Without the register, membership cannot be checked (a warning on the whole file)."""
+    if ctx.roster is None:
+        yield Hit(None)
+
+
+@RULES.rule("not_in_roster",
+            ja="医療機関コード {code}({name})は届出受理医療機関名簿に在支診・在支病として登録されていません",
+            en="institution {code} is not a registered home-care support clinic/hospital in the register")
+def in_roster(rows: list[RowView], ctx: RuleContext) -> Hits:
     """Every institution must be a 在支診/在支病 in the register (届出受理医療機関名簿)."""
     if ctx.roster is None:
-        return [warning(
-            "roster_unavailable",
-            "届出受理医療機関名簿が取り込まれていないため、在支診・在支病の届出があるかを確認できませんでした",
-            "the register (roster) is not loaded, so membership of the institutions was not checked",
-        )]
-    out: list[Finding] = []
+        return
     for r in rows:
         code = r.get("institution_code")
         if isinstance(code, str) and _TEN.match(code) and code not in ctx.roster:
-            name = r.get("institution_name") or ""
-            out.append(cell_finding(
-                ctx, "error", "not_in_roster", r, _code_field(r, ctx),
-                f"医療機関コード {code}({name})は届出受理医療機関名簿に在支診・在支病として登録されていません",
-                f"institution {code} is not a registered home-care support clinic/hospital in the register",
-            ))
-    return out
+            yield Hit(r, _code_field(r, ctx), code=code, name=r.get("institution_name") or "")
 
 
-def deaths_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    out: list[Finding] = []
+@RULES.rule("death_sum",
+            ja="内訳(①〜④)の合計({parts})と一致しません({total})",
+            en="does not equal the sum of its breakdown ①–④ ({parts} ≠ {total})")
+def deaths_are_their_breakdown(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """死亡患者数 = ①〜④ (blank parts count as 0)."""
     for r in rows:
         total = r.get("deaths_total")
         if not _is_num(total):
             continue
         parts, _ = _sum_parts(r, DEATH_PARTS)
         if parts is not None and parts != total:
-            out.append(cell_finding(
-                ctx, "error", "death_sum", r, "deaths_total",
-                f"内訳(①〜④)の合計({fmt(parts)})と一致しません({fmt(total)})",
-                f"does not equal the sum of its breakdown ①–④ ({fmt(parts)} ≠ {fmt(total)})",
-            ))
-        patients = r.get("total_patients")
-        if _is_num(patients) and total > patients:
-            out.append(cell_finding(
-                ctx, "error", "death_sum", r, "deaths_total",
-                f"死亡患者数({fmt(total)})が合計診療患者数({fmt(patients)})を超えています",
-                f"deaths ({fmt(total)}) exceed total patients ({fmt(patients)})",
-            ))
-    return out
+            yield Hit(r, "deaths_total", parts=fmt(parts), total=fmt(total))
 
 
-def emergency_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    out: list[Finding] = []
+@RULES.rule("death_sum",
+            ja="死亡患者数({total})が合計診療患者数({patients})を超えています",
+            en="deaths ({total}) exceed total patients ({patients})")
+def deaths_within_patients(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """死亡患者数 ≤ 合計診療患者数."""
+    for r in rows:
+        total, patients = r.get("deaths_total"), r.get("total_patients")
+        if _is_num(total) and _is_num(patients) and total > patients:
+            yield Hit(r, "deaths_total", total=fmt(total), patients=fmt(patients))
+
+
+@RULES.rule("emergency_exceeds_house_calls",
+            ja="うち緊急の往診({emergency})が往診の回数({calls})を超えています",
+            en="emergency house calls ({emergency}) exceed house calls ({calls})")
+def emergency_within_house_calls(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """うち緊急の往診 ≤ 往診."""
     for r in rows:
         emergency, calls = r.get("emergency_house_calls"), r.get("house_calls")
         if _is_num(emergency) and _is_num(calls) and emergency > calls:
-            out.append(cell_finding(
-                ctx, "error", "emergency_exceeds_house_calls", r, "emergency_house_calls",
-                f"うち緊急の往診({fmt(emergency)})が往診の回数({fmt(calls)})を超えています",
-                f"emergency house calls ({fmt(emergency)}) exceed house calls ({fmt(calls)})",
-            ))
-    return out
+            yield Hit(r, "emergency_house_calls", emergency=fmt(emergency), calls=fmt(calls))
 
 
-def visits_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    out: list[Finding] = []
+@RULES.rule("visits_sum",
+            ja="①往診+②訪問診療+③訪問看護の合計({parts})と一致しません({total})",
+            en="does not equal house calls + home visits + nursing visits ({parts} ≠ {total})")
+def visits_are_their_breakdown(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """訪問診療等の合計 = ①往診 + ②訪問診療 + ③訪問看護."""
     for r in rows:
         total = r.get("visits_total")
         if not _is_num(total):
             continue
         parts, _ = _sum_parts(r, VISIT_PARTS)
         if parts is not None and parts != total:
-            out.append(cell_finding(
-                ctx, "error", "visits_sum", r, "visits_total",
-                f"①往診+②訪問診療+③訪問看護の合計({fmt(parts)})と一致しません({fmt(total)})",
-                f"does not equal house calls + home visits + nursing visits ({fmt(parts)} ≠ {fmt(total)})",
-            ))
-    return out
+            yield Hit(r, "visits_total", parts=fmt(parts), total=fmt(total))
 
 
 def expected_ratio(home: float, all_: float) -> float:
@@ -318,43 +297,54 @@ def expected_ratio(home: float, all_: float) -> float:
     return float((Decimal(home) * 100 / Decimal(all_)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def month_ratio_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    """②≤①, and ③ = ②/①×100 to one decimal (±0.1). A ratio typed as a fraction (Excel % format) is accepted
-    and normalised to percent in the row's values."""
-    out: list[Finding] = []
+def _month(r: RowView) -> tuple[Any, Any, Any] | None:
+    """(①, ②, ③) of a row whose ① and ② are numbers and ② ≤ ①; None otherwise."""
+    all_, home = r.get("month_patients_all"), r.get("month_patients_home")
+    if not (_is_num(all_) and _is_num(home)) or home > all_:
+        return None
+    return all_, home, r.get("month_home_ratio")
+
+
+@RULES.rule("month_ratio",
+            ja="②往診又は訪問診療を実施した患者数({home})が①の患者数({all})を超えています",
+            en="patients with house calls/visits ({home}) exceed all patients of the month ({all})")
+def month_home_within_all(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """② ≤ ①."""
     for r in rows:
-        all_, home, ratio = r.get("month_patients_all"), r.get("month_patients_home"), r.get("month_home_ratio")
-        if not (_is_num(all_) and _is_num(home)):
+        all_, home = r.get("month_patients_all"), r.get("month_patients_home")
+        if _is_num(all_) and _is_num(home) and home > all_:
+            yield Hit(r, "month_patients_home", home=fmt(home), all=fmt(all_))
+
+
+@RULES.rule("month_ratio",
+            ja="①の患者数が0のため割合は0(または空欄)のはずです({ratio})",
+            en="all patients of the month is 0, so the ratio should be 0 or blank (got {ratio})")
+def month_ratio_zero_without_patients(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """③ is 0 (or blank) when ① is 0."""
+    for r in rows:
+        month = _month(r)
+        if month is not None and month[0] == 0 and _is_num(month[2]) and month[2] != 0:
+            yield Hit(r, "month_home_ratio", ratio=fmt(month[2]))
+
+
+@RULES.rule("month_ratio",
+            ja="②÷①×100 = {want}% と一致しません({ratio})",
+            en="does not equal ②/①×100 = {want} % (got {ratio})")
+def month_ratio_is_home_over_all(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """③ = ②/①×100 to one decimal (±0.1). A ratio typed as a fraction (Excel % format) is accepted
+    and normalised to percent in the row's values."""
+    for r in rows:
+        month = _month(r)
+        if month is None or month[0] == 0 or not _is_num(month[2]):
             continue
-        if home > all_:
-            out.append(cell_finding(
-                ctx, "error", "month_ratio", r, "month_patients_home",
-                f"②往診又は訪問診療を実施した患者数({fmt(home)})が①の患者数({fmt(all_)})を超えています",
-                f"patients with house calls/visits ({fmt(home)}) exceed all patients of the month ({fmt(all_)})",
-            ))
-            continue
-        if not _is_num(ratio):
-            continue
-        if all_ == 0:
-            if ratio != 0:
-                out.append(cell_finding(
-                    ctx, "error", "month_ratio", r, "month_home_ratio",
-                    f"①の患者数が0のため割合は0(または空欄)のはずです({fmt(ratio)})",
-                    f"all patients of the month is 0, so the ratio should be 0 or blank (got {fmt(ratio)})",
-                ))
-            continue
+        all_, home, ratio = month
         want = expected_ratio(home, all_)
         if abs(ratio - want) <= RATIO_TOLERANCE + 1e-9:
             continue
         if ratio <= 1 and abs(ratio * 100 - want) <= RATIO_TOLERANCE + 1e-9:
             r.values["month_home_ratio"] = want  # 0.455 typed in a % cell means 45.5 %
             continue
-        out.append(cell_finding(
-            ctx, "error", "month_ratio", r, "month_home_ratio",
-            f"②÷①×100 = {fmt(want)}% と一致しません({fmt(ratio)})",
-            f"does not equal ②/①×100 = {fmt(want)} % (got {fmt(ratio)})",
-        ))
-    return out
+        yield Hit(r, "month_home_ratio", want=fmt(want), ratio=fmt(ratio))
 
 
 def _required_for(ctx: RuleContext) -> dict[str, tuple[str, ...]]:
@@ -364,39 +354,33 @@ def _required_for(ctx: RuleContext) -> dict[str, tuple[str, ...]]:
     return {"enhanced_network": NETWORK_REQUIRED}
 
 
-def network_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
+@RULES.rule("network_fields_required",
+            ja="{class_ja}の医療機関は記入が必要です(空欄になっています)",
+            en="required for {cls} institutions, but blank")
+def network_fields_given(rows: list[RowView], ctx: RuleContext) -> Hits:
     """機能強化型(連携型) must give 常勤医師数 and 連携する保険医療機関数 (template.warnings.required_for)."""
     required = _required_for(ctx)
-    out: list[Finding] = []
     for r in rows:
         cls = r.get("notification_class")
         for fid in required.get(cls, ()):
             if r.values.get(fid) is None and fid not in r.bad:
-                out.append(cell_finding(
-                    ctx, "error", "network_fields_required", r, fid,
-                    f"{CLASS_JA.get(cls, cls)}の医療機関は記入が必要です(空欄になっています)",
-                    f"required for {cls} institutions, but blank",
-                ))
-    return out
+                yield Hit(r, fid, cls=cls, class_ja=CLASS_JA.get(cls, cls))
 
 
-def duplicates_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    out: list[Finding] = []
+@RULES.rule("duplicate_institution",
+            ja="医療機関コード {code} が{first}行目と重複しています。どちらか一方にしてください",
+            en="institution {code} is also on row {first}; keep only one")
+def institution_once(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """Each institution on one row only (the finding names the first)."""
     first: dict[str, RowView] = {}
     for r in rows:
         code = r.get("institution_code")
         if not isinstance(code, str):
             continue
         if code in first:
-            prev = first[code]
-            out.append(cell_finding(
-                ctx, "error", "duplicate_institution", r, _code_field(r, ctx),
-                f"医療機関コード {code} が{prev.row}行目と重複しています。どちらか一方にしてください",
-                f"institution {code} is also on row {prev.row}; keep only one",
-            ))
+            yield Hit(r, _code_field(r, ctx), code=code, first=first[code].row)
         else:
             first[code] = r
-    return out
 
 
 def _threshold_table(warnings_cfg: Mapping[str, Any]) -> dict[str, dict[str, float]]:
@@ -435,10 +419,12 @@ def _threshold_parts(name: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in name.split("+"))
 
 
-def enhanced_threshold_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
+@RULES.rule("enhanced_threshold", severity="warning",
+            ja="{class_ja}の目安({labels} {minimum}以上)を下回っています({actual})。届出区分と実績を確認してください",
+            en="below the usual requirement for {cls} ({parts} ≥ {minimum}; got {actual})")
+def enhanced_thresholds_met(rows: list[RowView], ctx: RuleContext) -> Hits:
     """機能強化型 below the usual requirements (warning only; thresholds from template.warnings)."""
     table = _threshold_table(ctx.template.warnings)
-    out: list[Finding] = []
     for r in rows:
         cls = r.get("notification_class")
         for name, minimum in table.get(cls, {}).items():
@@ -449,24 +435,20 @@ def enhanced_threshold_rule(rows: list[RowView], ctx: RuleContext) -> list[Findi
             actual = sum(v for v in values if _is_num(v))
             if actual >= minimum:
                 continue
-            label = "+".join(ctx.label(p) for p in parts) if len(parts) > 1 else ctx.label(parts[0])
-            out.append(cell_finding(
-                ctx, "warning", "enhanced_threshold", r, parts[0],
-                f"{CLASS_JA.get(cls, cls)}の目安({label} {fmt(minimum)}以上)を下回っています({fmt(actual)})。"
-                "届出区分と実績を確認してください",
-                f"below the usual requirement for {cls} ({'+'.join(parts)} ≥ {fmt(minimum)}; got {fmt(actual)})",
-            ))
-    return out
+            yield Hit(r, parts[0], cls=cls, class_ja=CLASS_JA.get(cls, cls), minimum=fmt(minimum), actual=fmt(actual),
+                      labels="+".join(ctx.label(p) for p in parts), parts="+".join(parts))
 
 
-def yoy_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
+@RULES.rule("yoy_jump", severity="warning",
+            ja="前年度({before})から大きく変動しています({now})。記入誤りがないか確認してください",
+            en="changed sharply from last year ({before} → {now}); please check")
+def no_jump_from_last_year(rows: list[RowView], ctx: RuleContext) -> Hits:
     """×3 or ÷3 against last accepted year's value (warning; template.warnings.yoy_ratio / yoy_fields)."""
     if not ctx.previous:
-        return []
+        return
     cfg = ctx.template.warnings or {}
     factor = float(cfg.get("yoy_ratio") or cfg.get("yoy_factor") or DEFAULT_YOY_FACTOR)
     fields = tuple(cfg.get("yoy_fields") or ("total_patients",))
-    out: list[Finding] = []
     for r in rows:
         code = r.get("institution_code")
         last = ctx.previous.get(code) if isinstance(code, str) else None
@@ -479,35 +461,11 @@ def yoy_rule(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
             if not (_is_num(now) and _is_num(before)) or before <= 0:
                 continue
             if now >= before * factor or now * factor <= before:
-                out.append(cell_finding(
-                    ctx, "warning", "yoy_jump", r, fid,
-                    f"前年度({fmt(before)})から大きく変動しています({fmt(now)})。記入誤りがないか確認してください",
-                    f"changed sharply from last year ({fmt(before)} → {fmt(now)}); please check",
-                ))
-    return out
-
-
-RULES: tuple[Callable[[list[RowView], RuleContext], list[Finding]], ...] = (
-    check_digits,
-    institution_code_consistency,
-    jurisdiction_rule,
-    roster_rule,
-    deaths_rule,
-    emergency_rule,
-    visits_rule,
-    month_ratio_rule,
-    network_rule,
-    duplicates_rule,
-    enhanced_threshold_rule,
-    yoy_rule,
-)
+                yield Hit(r, fid, before=fmt(before), now=fmt(now))
 
 
 def run_rules(rows: list[RowView], ctx: RuleContext) -> list[Finding]:
-    out: list[Finding] = []
-    for rule in RULES:
-        out.extend(rule(rows, ctx))
-    return out
+    return RULES.run(rows, ctx)
 
 
 def fill_row(values: dict[str, Any], ctx: RuleContext) -> dict[str, Any]:

@@ -11,11 +11,14 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tsunagu.warehouse.db import Warehouse, _date, _now
+from tsunagu.warehouse.values import as_date, utcnow
+
+if TYPE_CHECKING:
+    from tsunagu.warehouse.db import Warehouse
 
 TABLE = "request_forms"
 KIND = "request_form"
@@ -59,20 +62,19 @@ def _request(row: Mapping[str, Any]) -> ActiveRequest:
         prefecture_code=row["prefecture_code"], fiscal_year=int(row["fiscal_year"]), dataset=row["dataset"],
         department=row["department"], contact_name=row["contact_name"], email=row["email"],
         cc=tuple(json.loads(row["cc"] or "[]")), phone=row["phone"], submission_id=int(row["submission_id"]),
-        received_at=row["received_at"], purpose=row["purpose"], request_date=_date(row["request_date"]),
+        received_at=row["received_at"], purpose=row["purpose"], request_date=as_date(row["request_date"]),
         status=row["status"], superseded_by=row["superseded_by"],
     )
 
 
 def load_request(warehouse: Warehouse, submission_id: int, record: Mapping[str, Any]) -> RequestLoad:
     """Store an accepted form and make it the active request of its scope (one transaction, idempotent)."""
-    s, rf = warehouse.t("submissions"), warehouse.t(TABLE)
+    s, rf = warehouse.table("submissions"), warehouse.table(TABLE)
     pref, fy = str(record["prefecture_code"]), int(record["fiscal_year"])
     dataset = str(record.get("dataset") or DEFAULT_DATASET)
     if not record.get("terms_accepted"):
         raise ValueError("a request form without accepted terms cannot be loaded")
-    with warehouse._write() as conn:
-        warehouse._lock(conn, f"request:{pref}:{fy}:{dataset}")
+    with warehouse.transaction(lock=f"request:{pref}:{fy}:{dataset}") as conn:
         sub = conn.execute(sa.select(s).where(s.c.id == submission_id)).mappings().first()
         if sub is None:
             raise KeyError(f"no submission {submission_id}")
@@ -85,14 +87,14 @@ def load_request(warehouse: Warehouse, submission_id: int, record: Mapping[str, 
             return RequestLoad(submission_id, existing["status"] == "active", already_loaded=True,
                                newer_submission=existing["superseded_by"])
         scope = (rf.c.prefecture_code == pref) & (rf.c.fiscal_year == fy) & (rf.c.dataset == dataset)
-        now = _now()
+        now = utcnow()
         newer = conn.execute(sa.select(sa.func.max(rf.c.submission_id)).where(
             scope, rf.c.submission_id > submission_id)).scalar()
         row = {
             "submission_id": submission_id, "prefecture_code": pref, "fiscal_year": fy, "dataset": dataset,
             "department": record["department"], "contact_name": record["contact_name"], "email": record["email"],
             "cc": json.dumps(list(record.get("cc") or ()), ensure_ascii=False), "phone": record.get("phone"),
-            "purpose": record.get("purpose"), "request_date": _date(record.get("request_date")),
+            "purpose": record.get("purpose"), "request_date": as_date(record.get("request_date")),
             "terms_accepted": True, "source_sha256": sub["sha256"], "source_sheet": record.get("source_sheet"),
             "received_at": sub["received_at"], "loaded_at": now,
             "status": "superseded" if newer is not None else "active",
@@ -118,22 +120,22 @@ def active_request(
     warehouse: Warehouse, prefecture_code: str, fiscal_year: int, dataset: str = DEFAULT_DATASET,
 ) -> ActiveRequest | None:
     """The prefecture's valid request for the year, or None (then it receives nothing)."""
-    rf = warehouse.t(TABLE)
+    rf = warehouse.table(TABLE)
     q = sa.select(rf).where(
         rf.c.prefecture_code == prefecture_code, rf.c.fiscal_year == fiscal_year, rf.c.dataset == dataset,
         rf.c.status == "active",
     ).order_by(rf.c.submission_id.desc())
-    with warehouse.engine.connect() as conn:
+    with warehouse.read() as conn:
         row = conn.execute(q).mappings().first()
     return _request(row) if row else None
 
 
 def request_history(warehouse: Warehouse, prefecture_code: str, fiscal_year: int) -> list[ActiveRequest]:
     """Every accepted form of the prefecture and year (all datasets), oldest first, with status."""
-    rf = warehouse.t(TABLE)
+    rf = warehouse.table(TABLE)
     q = sa.select(rf).where(rf.c.prefecture_code == prefecture_code, rf.c.fiscal_year == fiscal_year).order_by(
         rf.c.submission_id)
-    with warehouse.engine.connect() as conn:
+    with warehouse.read() as conn:
         return [_request(r) for r in conn.execute(q).mappings()]
 
 
@@ -141,8 +143,8 @@ def active_requests(
     warehouse: Warehouse, fiscal_year: int, dataset: str = DEFAULT_DATASET,
 ) -> dict[str, ActiveRequest]:
     """Prefecture code -> its active request for the year (prefectures without one are absent)."""
-    rf = warehouse.t(TABLE)
+    rf = warehouse.table(TABLE)
     q = sa.select(rf).where(rf.c.fiscal_year == fiscal_year, rf.c.dataset == dataset, rf.c.status == "active") \
         .order_by(rf.c.prefecture_code, rf.c.submission_id)
-    with warehouse.engine.connect() as conn:
+    with warehouse.read() as conn:
         return {r["prefecture_code"]: _request(r) for r in conn.execute(q).mappings()}

@@ -8,11 +8,15 @@ submission) and their submissions are marked ``superseded``, exactly like 様式
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tsunagu.warehouse.db import LoadResult, Warehouse, _date, _int, _now, _text
+from tsunagu.warehouse.home_care import LoadResult
+from tsunagu.warehouse.values import as_date, as_int, as_text, utcnow
+
+if TYPE_CHECKING:
+    from tsunagu.warehouse.db import Warehouse
 
 TABLE = "survey_returns"
 HISTORY = "survey_returns_history"
@@ -24,9 +28,8 @@ def load_survey_return(
     records: Sequence[Mapping[str, Any]], *, survey: str = KIND, template_version: str | None = None,
 ) -> LoadResult:
     """Make ``records`` (long: one per municipality and program) the current rows of (prefecture, year)."""
-    s, cur, hist = warehouse.t("submissions"), warehouse.t(TABLE), warehouse.t(HISTORY)
-    with warehouse._write() as conn:
-        warehouse._lock(conn, f"survey:{survey}:{fiscal_year}:{prefecture_code}")
+    s, cur, hist = warehouse.table("submissions"), warehouse.table(TABLE), warehouse.table(HISTORY)
+    with warehouse.transaction(lock=f"survey:{survey}:{fiscal_year}:{prefecture_code}") as conn:
         sub = conn.execute(sa.select(s).where(s.c.id == submission_id)).mappings().first()
         if sub is None:
             raise KeyError(f"no submission {submission_id}")
@@ -43,7 +46,7 @@ def load_survey_return(
         scope = (s.c.kind == KIND) & (s.c.sender == prefecture_code) & (s.c.fiscal_year == fiscal_year)
         newer = conn.execute(sa.select(sa.func.max(s.c.id)).where(
             scope, s.c.loaded_at.is_not(None), s.c.id > submission_id)).scalar()
-        now = _now()
+        now = utcnow()
         if newer is not None:
             conn.execute(s.update().where(s.c.id == submission_id).values(
                 status="superseded", superseded_by=newer, loaded_at=now))
@@ -58,11 +61,11 @@ def load_survey_return(
             seen.add(key)
             rows.append({
                 "survey": survey, "fiscal_year": fiscal_year, "prefecture_code": prefecture_code,
-                "municipality_code": _text(rec["municipality_code"]), "municipality_name": _text(rec.get("municipality_name")),
-                "program": rec["program"], "implemented": bool(rec["implemented"]), "started": _date(rec.get("started")),
-                "count": _int(rec.get("count")), "template_version": template_version, "submission_id": submission_id,
-                "source_sha256": sub["sha256"], "source_sheet": _text(rec.get("source_sheet")),
-                "source_row": _int(rec.get("source_row")), "loaded_at": now,
+                "municipality_code": as_text(rec["municipality_code"]), "municipality_name": as_text(rec.get("municipality_name")),
+                "program": rec["program"], "implemented": bool(rec["implemented"]), "started": as_date(rec.get("started")),
+                "count": as_int(rec.get("count")), "template_version": template_version, "submission_id": submission_id,
+                "source_sha256": sub["sha256"], "source_sheet": as_text(rec.get("source_sheet")),
+                "source_row": as_int(rec.get("source_row")), "loaded_at": now,
             })
         here = (cur.c.survey == survey) & (cur.c.fiscal_year == fiscal_year) & (cur.c.prefecture_code == prefecture_code)
         cols = [c.name for c in cur.columns]
@@ -87,24 +90,24 @@ def survey_rows(
     warehouse: Warehouse, fiscal_year: int, prefecture_code: str | None = None, *, survey: str = KIND,
 ) -> list[dict[str, Any]]:
     """Current rows, ordered by municipality code and program."""
-    cur = warehouse.t(TABLE)
+    cur = warehouse.table(TABLE)
     q = sa.select(cur).where(cur.c.survey == survey, cur.c.fiscal_year == fiscal_year)
     if prefecture_code is not None:
         q = q.where(cur.c.prefecture_code == prefecture_code)
     q = q.order_by(cur.c.municipality_code, cur.c.program)
-    with warehouse.engine.connect() as conn:
+    with warehouse.read() as conn:
         return [_normal(dict(r)) for r in conn.execute(q).mappings()]
 
 
 def survey_history(
     warehouse: Warehouse, fiscal_year: int, prefecture_code: str | None = None, *, survey: str = KIND,
 ) -> list[dict[str, Any]]:
-    h = warehouse.t(HISTORY)
+    h = warehouse.table(HISTORY)
     q = sa.select(h).where(h.c.survey == survey, h.c.fiscal_year == fiscal_year)
     if prefecture_code is not None:
         q = q.where(h.c.prefecture_code == prefecture_code)
     q = q.order_by(h.c.superseded_by, h.c.submission_id, h.c.municipality_code, h.c.program)
-    with warehouse.engine.connect() as conn:
+    with warehouse.read() as conn:
         return [_normal(dict(r)) for r in conn.execute(q).mappings()]
 
 
@@ -120,5 +123,5 @@ def survey_status(
 
 def _normal(row: dict[str, Any]) -> dict[str, Any]:
     row["implemented"] = bool(row["implemented"])
-    row["started"] = _date(row["started"])
+    row["started"] = as_date(row["started"])
     return row

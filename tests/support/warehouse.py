@@ -1,6 +1,6 @@
-"""Test helpers for the warehouse: a Warehouse on SQLite or on a throw-away PostgreSQL schema.
+"""Test helpers for the warehouse: a Warehouse on SQLite or on a throw-away PostgreSQL schema, sample rows.
 
-Imported by tests/warehouse/conftest.py and tests/publish/conftest.py (and usable by anyone's tests).
+Test-only, so they live under tests/ and are not installed with the package.
 """
 
 from __future__ import annotations

@@ -1,0 +1,72 @@
+"""run_grant_cycles: the yearly cycles of the three 交付金 programs, one run a day, all year round.
+
+Each run handles one day (the run's data interval end date in Asia/Tokyo, or the `day` param) and,
+for each program (地域支援事業交付金, 地域医療介護総合確保基金（介護分）, 後期高齢者医療特別調整交付金),
+does what its calendar has due on or before that day, exactly once per key: the stage requests to
+the prefectures' grant contacts, reminders naming the filers still missing after a deadline, and the
+notices of the amounts accepted. Stages and dates come from include/config/grants/<program>.yaml,
+contacts from include/config/grants/contacts.yaml. The same engine runs distribution_cycle.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+
+from tsunagu.cycle.dag_params import cycle_params
+
+PROGRAMS = ["community_support", "care_fund", "integrated_health"]
+
+
+def _day(params: dict, data_interval_end) -> str:
+    if params.get("day"):
+        return str(params["day"])[:10]
+    end = pendulum.instance(data_interval_end) if data_interval_end is not None else pendulum.now("Asia/Tokyo")
+    return end.in_timezone("Asia/Tokyo").date().isoformat()
+
+
+@dag(
+    dag_id="run_grant_cycles",
+    schedule=CronDataIntervalTimetable("0 9 * * *", timezone="Asia/Tokyo"),
+    start_date=pendulum.datetime(2025, 4, 1, tz="Asia/Tokyo"),
+    catchup=False,
+    max_active_runs=1,
+    params={
+        **cycle_params(),
+        "programs": Param(
+            [], type="array", items={"type": "string", "enum": PROGRAMS}, uniqueItems=True,
+            title="交付金 / Programs", description="空: すべて / empty means every program.",
+        ),
+    },
+    tags=["tsunagu", "grants", "deliver"],
+    doc_md=__doc__,
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
+)
+def run_grant_cycles():
+    @task(multiple_outputs=False)
+    def plan_programs(params: dict | None = None, data_interval_end=None) -> list[dict]:
+        day = _day(params, data_interval_end)
+        return [{"day": day, "program": p} for p in (params["programs"] or PROGRAMS)]
+
+    @task(map_index_template="{{ task.op_kwargs['target']['program'] }}")
+    def run_program(target: dict, params: dict | None = None) -> list[dict]:
+        """Everything due for one program (every prefecture, every stage). Idempotent by key."""
+        import datetime as dt
+
+        from tsunagu.grants.cycle import run_grant_cycle_day
+
+        results = run_grant_cycle_day(
+            target["program"], dt.date.fromisoformat(target["day"]), fiscal_year=params["fiscal_year"],
+            prefectures=params["prefectures"] or None, dry_run=params["dry_run"],
+        )
+        for r in results:
+            print(f"{r.status:<12} {r.kind:<20} {r.prefecture_code or '--'} {r.key or ''} {r.detail}")
+        failed = [r for r in results if r.status in ("failed", "blocked")]
+        if failed:  # everything was tried; the retry (and the next day) sends only what failed
+            raise RuntimeError(f"{len(failed)} action(s) not done: {[(r.key, r.detail) for r in failed]}")
+        return [r.to_dict() for r in results]
+
+    run_program.expand(target=plan_programs())
+
+
+run_grant_cycles()

@@ -1,0 +1,119 @@
+"""Registers (届出受理医療機関名簿): each accepted file replaces its prefecture's register and roster.
+
+The only batch flow: registers are independent and CPU-bound, so one scan's registers are parsed
+on every core, then loaded one by one. They run before everything else, because the roster they
+load is what 様式11の3 rows are checked against.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from tsunagu.findings import UnreadableFile
+from tsunagu.flows.base import FINAL_STATUSES, Flow, Landing, Outcome, open_warehouse
+from tsunagu.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+KIND = "register"
+
+
+def _parse_register(path: str):
+    """Parse in a worker process; an unreadable file comes back as its exception."""
+    from tsunagu.intake.register import parse_register
+
+    try:
+        return parse_register(Path(path))
+    except UnreadableFile as exc:
+        return exc
+
+
+def parse_registers(paths: list[Path]) -> list:
+    """Parse on every core, in file order (one by one when there is a single file or core)."""
+    if len(paths) < 2 or (os.cpu_count() or 1) < 2:
+        return [_parse_register(str(p)) for p in paths]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    try:
+        # fork: the workers only read files, and they start without re-importing anything.
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1), mp_context=context) as pool:
+            return list(pool.map(_parse_register, [str(p) for p in paths]))
+    except (OSError, AssertionError, RuntimeError) as exc:  # e.g. a daemonic worker may not have children
+        log.warning("parallel register parsing unavailable (%s); parsing one by one", exc)
+        return [_parse_register(str(p)) for p in paths]
+
+
+class RegisterFlow(Flow):
+    kind = KIND
+    label_ja = "届出受理医療機関名簿"
+    landing = Landing("register", scoped=False)
+    requires = ()
+    order = 0
+    batch = True
+
+    def ingest(self, path: Path, **kwargs: Any) -> Outcome:
+        (outcome,) = self.ingest_many([path], **kwargs)
+        return outcome
+
+    def ingest_many(
+        self, paths: list[Path], *, settings: Settings | None = None, warehouse=None, dry_run: bool = False,
+        force: bool = False, **_: Any,
+    ) -> list[Outcome]:
+        """Archive, parse and load register files. The sender is read from the file, not given."""
+        from tsunagu.warehouse.archive import archive_raw, file_sha256, quarantine
+
+        settings = settings or get_settings()
+        paths = [Path(p) for p in paths]
+        if dry_run:
+            archived = [None] * len(paths)
+            shas = [file_sha256(p) for p in paths]
+        else:
+            warehouse = warehouse or open_warehouse(settings)
+            archived = [archive_raw(p, settings) for p in paths]  # raw is sacred: archived before parsing
+            shas = [a.sha256 for a in archived]
+        done = {} if (dry_run or force) else {
+            o["sha256"]: o for o in warehouse.outcomes(kind=KIND) if o["status"] in FINAL_STATUSES
+        }
+        outcomes: list[Outcome | None] = [
+            Outcome(KIND, str(p), sha, "skipped", prefecture_code=done[sha]["sender"] or None,
+                    rows=done[sha]["rows"] or 0, submission_id=done[sha]["id"],
+                    note=f"already processed as {done[sha]['status']}")
+            if sha in done else None
+            for p, sha in zip(paths, shas, strict=True)
+        ]
+        todo = [i for i, o in enumerate(outcomes) if o is None]
+        for i, parse in zip(todo, parse_registers([paths[i] for i in todo]), strict=True):
+            path, sha = paths[i], shas[i]
+            if isinstance(parse, UnreadableFile):
+                findings, sender, rows, status = [parse.finding()], "", 0, "unreadable"
+            else:
+                findings, sender, rows = parse.findings, parse.prefecture_code, len(parse.rows)
+                status = "rejected" if any(f.severity == "error" for f in findings) else "accepted"
+            errors = sum(f.severity == "error" for f in findings)
+            outcome = outcomes[i] = Outcome(
+                KIND, str(path), sha, status, prefecture_code=sender or None, rows=rows, errors=errors,
+                warnings=len(findings) - errors,
+            )
+            if dry_run:
+                continue
+            sid, _ = warehouse.register_submission(
+                kind=KIND, sha256=sha, original_name=path.name, sender=sender, fiscal_year=None,
+                archive_path=str(archived[i].archive_path), channel="landing",
+            )
+            outcome.submission_id = sid
+            if status == "accepted":
+                if not warehouse.load_register(parse, sha256=sha, submission_id=sid):
+                    outcome.note = "a newer register of this prefecture is loaded; roster not replaced"
+            else:
+                outcome.quarantine = str(quarantine(
+                    archived[i], findings, settings, kind=KIND, sender=sender, fiscal_year=None,
+                    original_name=path.name,
+                ))
+            warehouse.record_outcome(sid, status, findings, rows=rows, template_version=None,
+                                     report_path=outcome.quarantine)
+        return outcomes
