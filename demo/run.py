@@ -4,7 +4,8 @@ Part 1 runs ingest_submissions and publish_home_care_reports through Airflow
 (SQLite warehouse, SQLite Airflow metadata, LocalExecutor). Part 2 walks the
 September–December distribution cycle day by day, with a real SMTP server on
 loopback receiving every message (out/mail/*.eml) and the ledger exported as
-out/deliveries.csv. The demo home and out/ are rebuilt on each run so that the
+out/deliveries.csv. Part 3 walks the 令和6年度 地域支援事業交付金 of 埼玉 and 山梨
+(out/grants/: mail, ledger and status boards). The demo home and out/ are rebuilt on each run so that the
 story is always the same.
 """
 
@@ -128,6 +129,80 @@ def walk_cycle(home: Path, out: Path) -> None:
     print(f"Mail ledger: {out / 'deliveries.csv'}")
 
 
+GRANT_PROGRAM, GRANT_FISCAL_YEAR = "community_support", 2024
+GRANT_PREFECTURES = ("11", "19")
+
+
+def walk_grants(home: Path, out: Path) -> None:
+    """The 地域支援事業交付金 of 令和6年度 for 埼玉 and 山梨, August 2024 to January 2026, day by day.
+
+    Files arrive on their days (include/demo/grants/<day>/), ケア課 records a 個別協議 approval and
+    reprocesses a rejected file (include/demo/grants/approvals.yaml), and the cycle engine sends the stage
+    requests, the reminders to late filers and the notices of amounts through a loopback SMTP server.
+    Ends with the status boards. Call in a process whose environment is airflow_env(home).
+    """
+    import yaml
+
+    from tsunagu.deliver import export_ledger_csv
+    from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
+    from tsunagu.grants.cycle import run_grant_cycle_day
+    from tsunagu.grants.status import write_status_boards
+    from tsunagu.pipeline import ingest_file, open_warehouse, scan_landing
+    from tsunagu.settings import get_settings
+    from tsunagu.warehouse.grants import approve_cap
+
+    settings = get_settings()
+    warehouse = open_warehouse(settings)
+    story = demo_inputs() / "grants"
+    approvals: dict[dt.date, list[dict]] = {}
+    for a in yaml.safe_load((story / "approvals.yaml").read_text(encoding="utf-8")):
+        approvals.setdefault(a["day"], []).append(a)
+    grants_out = out / "grants"
+    shutil.rmtree(grants_out, ignore_errors=True)
+    grants_out.mkdir(parents=True)
+    print(f"\nThe 令和6年度 地域支援事業交付金, August 2024 to January 2026 (prefectures {', '.join(GRANT_PREFECTURES)}):")
+    with MailSink(grants_out / "mail") as sink:
+        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_conn_uri(sink.port, from_email="kantoshinetsu-care@mhlw.go.jp")
+        day = dt.date(2024, 8, 1)
+        while day <= dt.date(2026, 1, 31):
+            if (arrivals := story / day.isoformat()).is_dir():
+                shutil.copytree(arrivals, settings.landing_dir, dirs_exist_ok=True)
+                for f in scan_landing(settings.landing_dir, fiscal_year=GRANT_FISCAL_YEAR):
+                    if not f.kind.startswith("grant."):
+                        continue
+                    o = ingest_file(f, settings=settings, warehouse=warehouse)
+                    if o.status != "skipped":
+                        print(f"  {day}  received  {o.prefecture_code} {o.status:<9} rows={o.rows:<3} "
+                              f"errors={o.errors} warnings={o.warnings} {Path(o.path).name}")
+            for a in approvals.get(day, []):
+                approve_cap(warehouse, program=a["program"], fiscal_year=a["fiscal_year"], filer_code=a["filer"],
+                            item_key=a["item"], approved_cap=a["amount"], approver=a["approver"], note=a.get("note", ""))
+                print(f"  {day}  個別協議   {a['filer']}/{a['item']} cap {a['amount']:,} yen approved by {a['approver']}")
+                if a.get("reprocess"):
+                    path = settings.landing_dir / a["reprocess"]
+                    (f,) = [f for f in scan_landing(settings.landing_dir) if Path(f.path) == path]
+                    o = ingest_file(f, settings=settings, warehouse=warehouse, force=True)
+                    print(f"  {day}  reprocess {o.prefecture_code} {o.status:<9} rows={o.rows:<3} "
+                          f"errors={o.errors} warnings={o.warnings} {path.name}")
+            now = dt.datetime.combine(day, dt.time(9), JST)
+            for r in run_grant_cycle_day(GRANT_PROGRAM, day, fiscal_year=GRANT_FISCAL_YEAR,
+                                         prefectures=GRANT_PREFECTURES, settings=settings, warehouse=warehouse,
+                                         now=now):
+                if r.status in ("sent", "failed", "blocked"):
+                    detail = r.detail if r.status != "sent" else ", ".join(r.to)
+                    print(f"  {day}  {r.status:<9} {r.kind:<20} {r.prefecture_code or '':>2} {r.key.split(':')[1]} {detail}")
+            day += dt.timedelta(days=1)
+        received = len(sink.messages)
+    export_ledger_csv(warehouse, grants_out / "deliveries.csv", fiscal_year=GRANT_FISCAL_YEAR)
+    boards = write_status_boards(warehouse, GRANT_PROGRAM, GRANT_FISCAL_YEAR, grants_out / "status",
+                                 prefectures=None, day=dt.date(2026, 1, 31))
+    print(f"\n{received} grant messages received by the loopback SMTP server: {grants_out / 'mail'}")
+    print(f"Status boards ({len(boards)}): {grants_out / 'status'}")
+    for b in boards:
+        if b.scope in ("all", *GRANT_PREFECTURES):
+            print(f"  {b.scope:<3} {b.rows} rows  {b.xlsx.name}  {b.csv.name}")
+
+
 def summarise(home: Path) -> None:
     runs = sorted((home / "reports" / "runs").glob("*.json"))
     if runs:
@@ -158,6 +233,7 @@ def run_demo(home: Path | None = None, out: Path | None = None) -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-c", f"from demo.run import run_dags; run_dags(__import__('pathlib').Path({str(home)!r}))"], env=env, check=True, cwd=REPO_ROOT)
     summarise(home)
-    walk = f"from pathlib import Path; from demo.run import walk_cycle; walk_cycle(Path({str(home)!r}), Path({str(out)!r}))"
-    subprocess.run([sys.executable, "-c", walk], env=env, check=True, cwd=REPO_ROOT)
+    for part in ("walk_cycle", "walk_grants"):
+        walk = f"from pathlib import Path; from demo.run import {part}; {part}(Path({str(home)!r}), Path({str(out)!r}))"
+        subprocess.run([sys.executable, "-c", walk], env=env, check=True, cwd=REPO_ROOT)
     return 0

@@ -31,8 +31,8 @@ from tests.grants.builders import (
     write_xlsx,
 )
 from tsunagu.grants import money
-from tsunagu.grants.programs import program_module, template_kind
 from tsunagu.grants.programs import community_support as cs
+from tsunagu.grants.programs import program_module, template_kind
 from tsunagu.grants.validate import COMMON, check_grant_file, validate_grant
 from tsunagu.intake.grant import load_grant_template, parse_grant, to_ratio
 
@@ -169,8 +169,9 @@ def test_gx_and_python_field_rules_agree(tmp_path):
     assert shown(without.result.findings) == [
         ("invalid_value", "error", 8, "C", "category",
          "C列 8行目: 『事業区分』の値『その他』は想定された区分（介護予防日常生活支援総合事業、介護予防日常生活支援総合事業費、"
-         "包括的支援事業及び任意事業、包括的支援事業地域包括支援センターの運営及び任意事業、包括的支援事業地域包括支援センターの運営任意事業、"
-         "包括的支援事業地域包括支援センター運営及び任意事業、包括的支援事業任意事業、包括的支援事業社会保障充実分 など）にありません",
+         "包括的支援事業任意事業、包括的支援事業及び任意事業、包括的支援事業地域包括支援センターの運営任意事業、"
+         "包括的支援事業地域包括支援センターの運営及び任意事業、包括的支援事業地域包括支援センター運営及び任意事業、"
+         "包括的支援事業社会保障充実分 など）にありません",
          "Cell C8: 'category' value 'その他' is not one of the expected values"),
         ("missing_value", "error", 8, "E", "donations", "8行目 E列『寄附金その他の収入額』: 記入が必要です(空欄になっています)",
          "Row 8, column E (donations): a value is required, but the cell is blank"),
@@ -253,7 +254,10 @@ def test_unreadable_and_headerless_files(tmp_path):
     junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     checked = check(junk, "application")
     assert checked.result.status == "unreadable" and checked.table is None
-    assert checked.result.findings[0].code == "not_a_spreadsheet" or checked.result.findings[0].severity == "error"
+    assert [(f.code, f.severity, f.message_ja) for f in checked.result.findings] == [
+        ("not_a_spreadsheet", "error",
+         "このファイルは表計算ファイルではありません（PNG画像）。Excel（.xlsx）またはCSV形式で保存し直して、再送してください。")]
+    assert (checked.template_version, checked.fiscal_year) == ("2024", FY)
     other = write_xlsx(tmp_path / "other.xlsx", [["氏名", "住所"], ["山田", "甲府市"]])
     checked = check(other, "application")
     assert checked.result.status == "unreadable"

@@ -234,3 +234,32 @@ def test_check_reads_earlier_stages_approvals_and_loaded_filers(warehouse, tmp_p
     missing = next(f for f in checked.result.findings if f.code == "missing_filers")
     assert missing.message_ja.startswith("山梨県の保険者のうち24件の行がありません")
     assert KOFU not in missing.message_en and HOKUTO not in missing.message_en and TSURU not in missing.message_en
+
+
+def test_flow_ingest_end_to_end(warehouse, tmp_path):
+    """The registered flow: archive, validate, reports, load (accepted) or quarantine (rejected), per filer."""
+    from tsunagu.flows import get_flow
+    from tsunagu.settings import get_settings
+
+    settings = get_settings(tmp_path / "home", db_url=str(warehouse.engine.url))
+    flow = get_flow("grant.community_support.pre_consultation")
+    bad = write_grant(tmp_path / "事前協議_誤り.xlsx", "pre_consultation",
+                      [cs_row(KOFU, "general", 500_000_000, 0, 480_000_000, grant=96_000_500)])
+    outcome = flow.ingest(bad, prefecture_code=PREF, fiscal_year=FY, settings=settings, warehouse=warehouse,
+                          use_gx=False)
+    assert (outcome.status, outcome.errors, outcome.quarantine is not None) == ("rejected", 1, True)
+    assert grant_rows(warehouse, PROGRAM, FY) == []
+    good = write_grant(tmp_path / "事前協議.xlsx", "pre_consultation",
+                       [cs_row(KOFU, "general", 500_000_000, 0, 480_000_000),
+                        cs_row(HOKUTO, "comprehensive", 1_000_000, 0, 1_000_000)])
+    outcome = flow.ingest(good, prefecture_code=PREF, fiscal_year=FY, settings=settings, warehouse=warehouse,
+                          use_gx=False)
+    assert (outcome.status, outcome.rows, outcome.note) == ("accepted", 2, "2 rows of 2 filers loaded")
+    late = write_grant(tmp_path / "事前協議_追加.xlsx", "pre_consultation",
+                       [cs_row(TSURU, "comprehensive", 2_000_000, 0, 2_000_000)])
+    outcome = flow.ingest(late, prefecture_code=PREF, fiscal_year=FY, settings=settings, warehouse=warehouse,
+                          use_gx=False)
+    assert outcome.status == "accepted"
+    assert sorted(current_amounts(warehouse, PROGRAM, "pre_consultation", FY, PREF)) == [
+        (KOFU, "general"), (TSURU, "comprehensive"), (HOKUTO, "comprehensive")]
+    assert [s["status"] for s in warehouse.outcomes(kind=flow.kind)] == ["rejected", "accepted", "accepted"]

@@ -159,7 +159,9 @@ def begin_submission(
         fiscal_year=fiscal_year, archive_path=str(archived.archive_path), channel="landing",
     )
     intake = Intake(kind, path, prefecture_code, fiscal_year, settings, warehouse, archived.sha256, dry_run, sid, archived)
-    if not (is_new or force):
+    if force and not is_new:
+        warehouse.reopen_submission(sid)  # a forced rerun decides again, e.g. after a 個別協議 or a new roster
+    elif not is_new:
         done = warehouse.get_submission(sid)
         if done and done["status"] in FINAL_STATUSES:
             intake.skipped = Outcome(

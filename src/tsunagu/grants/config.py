@@ -49,6 +49,7 @@ class StageConfig:
     label_ja: str
     filer: str  # insurer | prefecture | koiki
     template: str  # the template kind filers use, e.g. grant_community_support_application
+    optional: bool = False  # only filers who need it file (変更申請): requested, never reminded
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,7 @@ def _stages(ctx: _Ctx, data: dict[str, Any], program: str) -> tuple[StageConfig,
         stages.append(StageConfig(
             id=str(s["id"]), label_ja=str(s.get("label_ja") or s["id"]), filer=str(s["filer"]),
             template=str(s.get("template") or f"grant_{program}_{s['id']}"),
+            optional=bool(s.get("optional", False)),
         ))
     return tuple(stages)
 

@@ -151,6 +151,28 @@ def notice_message(config: Any, stage: Any, dates: Any, pref: Any, table: list[t
     return subject, body
 
 
+def item_labels(template_kind: str, fiscal_year: int) -> dict[str, str]:
+    """Canonical enum ids of a stage's template -> the first label the template lists (e.g. general -> 介護予防・…)."""
+    from tsunagu.intake.templates import load_template, raw_template, templates_dir
+
+    version = load_template(template_kind, fiscal_year=fiscal_year).version
+    raw = raw_template(templates_dir(template_kind) / f"{version}.yaml")
+    labels: dict[str, str] = {}
+    for f in raw.get("fields") or ():
+        for text, canonical in (f.get("enum") or {}).items():
+            labels.setdefault(str(canonical), str(text))
+    return labels
+
+
+def item_label(item_key: str, labels: dict[str, str]) -> str:
+    """An item key as people read it: 事業区分, 区分/事業 or a municipality's name."""
+    from tsunagu.municipalities import load_municipalities
+
+    if (m := load_municipalities().get(item_key)) is not None:
+        return m.name
+    return "／".join(labels.get(part, part) for part in item_key.split("/"))
+
+
 def _row_unit(program: str) -> str:
     return {"community_support": "保険者・事業区分", "care_fund": "区分・事業", "integrated_health": "市町村"}.get(program, "行")
 
@@ -225,7 +247,8 @@ def plan_stage(run: Run, program: str, stage_id: str, pref: str) -> tuple[list[D
     amounts = _accepted(run, program, stage_id, pref)
     accepted_filers = {filer for filer, _ in amounts}
     missing = [f for f in filers if f.code not in accepted_filers]
-    if missing and day >= next_business_day(window.deadline) and run.sent_before_today(request_key):
+    if (missing and not stage.optional and day >= next_business_day(window.deadline)
+            and run.sent_before_today(request_key)):
         key = f"{base}:reminder:{pref}"
         subject, body = reminder_message(config, stage, window, prefecture, missing, contacts.sender_ja)
         due.append(Due("grant_reminder", key, pref, partial(
@@ -241,7 +264,10 @@ def plan_stage(run: Run, program: str, stage_id: str, pref: str) -> tuple[list[D
             outside = sorted(accepted_filers - set(names))
             if outside:  # never tell a prefecture about another's filers
                 raise ValueError(f"{base}: rows of filers outside {pref}: {outside}")
-            table = [(filer, names[filer], item, amounts[(filer, item)]) for filer, item in sorted(amounts)]
+            labels = item_labels(stage.template, fy)
+            order = {key: i for i, key in enumerate(labels)}  # the template's order of 事業区分 etc.
+            table = [(filer, names[filer], item_label(item, labels), amounts[(filer, item)])
+                     for filer, item in sorted(amounts, key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))]
             fields = tuple((f, label) for f, label in NOTICE_FIELDS.get(program, ())
                            if any(f in a for *_, a in table))
             key = f"{base}:amounts:{pref}:{notice_digest(table)}"

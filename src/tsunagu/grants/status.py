@@ -134,7 +134,7 @@ _HEAD = (
 _TAIL = (
     Column("deadline", "提出期限", "date", width=12),
     Column("days_late", "超過日数", "int", width=10),
-    Column("rows", "行数", "int", width=7),
+    Column("rows", "行数", "int", width=8),
     Column("latest_file", "最新の提出ファイル", "text"),
     Column("latest_status", "最新ファイルの状況", "text", width=16),
     Column("latest_received_at", "最新ファイル受付日時", "datetime", width=18),
@@ -146,7 +146,7 @@ def board_columns(program: str) -> list[Column]:
     from tsunagu.grants.config import load_program
 
     amounts = _program_amounts(program, load_program(program).stage_ids)
-    return [*_HEAD, *(Column(fid, label, "yen", width=16) for fid, label in amounts), *_TAIL]
+    return [*_HEAD, *(Column(fid, label, "yen", width=13) for fid, label in amounts), *_TAIL]
 
 
 # --------------------------------------------------------------------------------------------- rows
@@ -324,6 +324,14 @@ class Board:
     csv: Path
 
 
+_JST = dt.timedelta(hours=9)
+
+
+def _jst(value: dt.datetime | None) -> dt.datetime | None:
+    """Stored times are naive UTC; people read Japan time."""
+    return value + _JST if value is not None else None
+
+
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
@@ -338,12 +346,17 @@ def _csv_value(value: Any) -> str:
     return inert(str(value))
 
 
+def _csv_time(value: dt.datetime | None) -> str:
+    """A stored (naive UTC) time as Japan time with its offset: ``2025-03-10T09:30:00+09:00``."""
+    return "" if value is None else _jst(value).strftime("%Y-%m-%dT%H:%M:%S+09:00")
+
+
 def _csv_bytes(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> bytes:
     buf = io.StringIO(newline="")
     w = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     w.writerow([c.id for c in columns])
     for r in rows:
-        w.writerow([_csv_value(r.get(c.id)) for c in columns])
+        w.writerow([_csv_time(r.get(c.id)) if c.kind == "datetime" else _csv_value(r.get(c.id)) for c in columns])
     return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
 
 
@@ -365,21 +378,21 @@ def _set(ws: Any, row: int, col: int, value: Any) -> Cell:
 
 
 _FORMATS = {"code": "@", "yen": "#,##0", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "int": "#,##0"}
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
+FONT_NAME = "游ゴシック"  # Office's Japanese default; elsewhere a CJK sans-serif stands in
+_FONT = Font(name=FONT_NAME, size=10)
+_HEADER_FONT = Font(name=FONT_NAME, size=10, bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="305496")
-_TITLE_FONT = Font(bold=True, size=14)
-_BOLD = Font(bold=True)
-_LATE_FONT = Font(bold=True, color="C00000")
+_TITLE_FONT = Font(name=FONT_NAME, size=14, bold=True)
+_BOLD = Font(name=FONT_NAME, size=10, bold=True)
+_LATE_FONT = Font(name=FONT_NAME, size=10, bold=True, color="C00000")
 _THIN = Side(style="thin", color="BFBFBF")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _STATE_FILLS = {s: PatternFill("solid", fgColor=c) for s, c in STATE_COLORS.items()}
-_JST = dt.timedelta(hours=9)
 
 
-def _jst(value: dt.datetime | None) -> dt.datetime | None:
-    """Stored times are naive UTC; people read Japan time."""
-    return value + _JST if value is not None else None
+def _header(cell: Cell, fill: PatternFill = _HEADER_FILL) -> None:
+    cell.font, cell.fill, cell.alignment, cell.border = _HEADER_FONT, fill, _CENTER, _BORDER
 
 
 def _print_setup(ws: Any, title: str, *, landscape: bool = True) -> None:
@@ -390,9 +403,12 @@ def _print_setup(ws: Any, title: str, *, landscape: bool = True) -> None:
     ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.header = ws.page_margins.footer = 0.3
     ws.oddHeader.center.text = title.replace("&", "&&")
+    ws.oddHeader.center.size = 9
     ws.oddFooter.center.text = "&P / &N"
+    ws.oddFooter.center.size = 9
 
 
 def _list_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], columns: Sequence[Column], title: str) -> None:
@@ -401,8 +417,7 @@ def _list_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], columns: Sequence[
     cols = [c for c in columns if c.xlsx]
     widths = []
     for j, c in enumerate(cols, start=1):
-        cell = _set(ws, 1, j, c.label_ja)
-        cell.font, cell.fill, cell.alignment, cell.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
+        _header(_set(ws, 1, j, c.label_ja))
         widths.append(_width(c.label_ja))
     styles: dict[tuple[int, str], StyleArray] = {}  # styled once per column and variant, then copied (fast)
     for i, r in enumerate(rows, start=2):
@@ -415,58 +430,54 @@ def _list_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], columns: Sequence[
             style = styles.get((j, variant))
             if style is not None:
                 cell._style = copy(style)
-            else:
-                cell.border = _BORDER
-                if c.kind in _FORMATS:
-                    cell.number_format = _FORMATS[c.kind]
-                if c.kind == "state":
-                    cell.fill = _STATE_FILLS[r["state"]]
-                    cell.alignment = Alignment(horizontal="center")
-                elif variant == "late":
-                    cell.font = _LATE_FONT
-                styles[(j, variant)] = copy(cell._style)
-            if c.width is None:
-                widths[j - 1] = max(widths[j - 1], _width(_csv_value(r.get(c.id))))
+                continue
+            cell.font, cell.border = (_LATE_FONT if variant == "late" else _FONT), _BORDER
+            if c.kind in _FORMATS:
+                cell.number_format = _FORMATS[c.kind]
+            if c.kind == "state":
+                cell.fill = _STATE_FILLS[r["state"]]
+                cell.alignment = Alignment(horizontal="center")
+            elif c.kind in ("date", "datetime"):
+                cell.alignment = Alignment(horizontal="center")
+            styles[(j, variant)] = copy(cell._style)
     for j, c in enumerate(cols, start=1):
+        if c.width is None:
+            widths[j - 1] = max([widths[j - 1], *(_width(_csv_value(r.get(c.id))) for r in rows)])
         width = c.width if c.width is not None else min(max(widths[j - 1] + 2, 8), 40)
         ws.column_dimensions[get_column_letter(j)].width = width
     ws.row_dimensions[1].height = 30
     ws.freeze_panes = "A2"
-    last = get_column_letter(len(cols))
-    ws.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(rows) + 1}"
     _print_setup(ws, title)
     ws.print_title_rows = "1:1"
 
 
 def _counts_table(ws: Any, top: int, head: str, keys: Sequence[tuple[str, str]],
-                  counts: dict[str, dict[str, int]], extra: dict[str, str] | None = None) -> int:
-    """A table key × state (+ 計) at ``top``; returns the row of its last key (the total row is below it)."""
-    header = [head, *([("提出期限")] if extra is not None else []), *(STATE_JA[s] for s in STATES), "計"]
-    for j, h in enumerate(header, start=1):
-        cell = _set(ws, top, j, h)
-        cell.font, cell.fill, cell.alignment, cell.border = _HEADER_FONT, _HEADER_FILL, _CENTER, _BORDER
-    first_state = 3 if extra is not None else 2
-    for j, s in enumerate(STATES, start=first_state):
-        ws.cell(row=top, column=j).fill = PatternFill("solid", fgColor=CHART_COLORS[s])
-    row = top
+                  counts: dict[str, dict[str, int]], deadlines: dict[str, dt.date] | None = None) -> int:
+    """A table key × state (+ 計) at row ``top``, with a 提出期限 column when ``deadlines`` is given.
+    Returns the row of its last key (the 計 row is the one below)."""
+    lead = [head, "提出期限"] if deadlines is not None else [head]
+    for j, h in enumerate([*lead, *(STATE_JA[s] for s in STATES), "計"], start=1):
+        _header(_set(ws, top, j, h))
+    for j, s in enumerate(STATES, start=len(lead) + 1):
+        _header(ws.cell(row=top, column=j), PatternFill("solid", fgColor=CHART_COLORS[s]))
     totals = dict.fromkeys(STATES, 0)
+    row = top
     for row, (key, label) in enumerate(keys, start=top + 1):
         line = counts.get(key, dict.fromkeys(STATES, 0))
-        values: list[Any] = [label]
-        if extra is not None:
-            values.append(extra.get(key))
-        values += [line[s] for s in STATES] + [sum(line.values())]
+        values: list[Any] = [label, *([deadlines.get(key)] if deadlines is not None else []),
+                             *(line[s] for s in STATES), sum(line.values())]
         for s in STATES:
             totals[s] += line[s]
         for j, v in enumerate(values, start=1):
             cell = _set(ws, row, j, v)
-            cell.border = _BORDER
+            cell.font, cell.border = _FONT, _BORDER
             if isinstance(v, int):
                 cell.number_format = "#,##0"
-            elif isinstance(v, dt.date):
+            elif isinstance(v, dt.date) or j == 2 and deadlines is not None:
                 cell.number_format = "yyyy-mm-dd"
                 cell.alignment = Alignment(horizontal="center")
-    total = [*(["計", None] if extra is not None else ["計"]), *(totals[s] for s in STATES), sum(totals.values())]
+    total = ["計", *([None] if deadlines is not None else []), *(totals[s] for s in STATES), sum(totals.values())]
     for j, v in enumerate(total, start=1):
         cell = _set(ws, row + 1, j, v)
         cell.font, cell.border = _BOLD, _BORDER
@@ -475,17 +486,8 @@ def _counts_table(ws: Any, top: int, head: str, keys: Sequence[tuple[str, str]],
     return row
 
 
-def _summary_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], config: Any, schedule: dict[str, Any],
-                   scope_ja: str, title: str, day: dt.date) -> None:
-    ws = wb.create_sheet("集計")
-    _set(ws, 1, 1, title).font = _TITLE_FONT
-    _set(ws, 2, 1, f"{scope_ja}　基準日 {day.isoformat()}　提出者 {len({(r['prefecture_code'], r['filer_code']) for r in rows}):,}・"
-                   f"行 {len(rows):,}")
-    top = 4
-    stages = [(s.id, s.label_ja) for s in config.stages]
-    deadlines = {s: d.deadline for s, d in schedule.items()}
-    last = _counts_table(ws, top, "段階", stages, state_counts(rows), extra=deadlines)
-
+def _chart(ws: Any, top: int, last: int, n_stages: int) -> BarChart:
+    """Stacked horizontal bars: one bar per stage (first on top), one segment per state."""
     chart = BarChart()
     chart.type = "bar"  # horizontal: the stage labels are long
     chart.grouping = "stacked"
@@ -493,30 +495,43 @@ def _summary_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], config: Any, sc
     chart.gapWidth = 60
     chart.title = "段階別・状況別の提出者数"
     chart.y_axis.title = "提出者数"
+    chart.y_axis.scaling.min = 0
+    chart.y_axis.number_format = "#,##0"
+    chart.y_axis.majorGridlines = None
     chart.x_axis.scaling.orientation = "maxMin"  # the first stage on top
     chart.x_axis.delete = False
     chart.y_axis.delete = False
-    chart.y_axis.majorGridlines = None
-    chart.y_axis.number_format = "#,##0"
     chart.legend.position = "b"
-    data = Reference(ws, min_col=3, max_col=2 + len(STATES), min_row=top, max_row=last)
-    chart.add_data(data, titles_from_data=True)
+    chart.add_data(Reference(ws, min_col=3, max_col=2 + len(STATES), min_row=top, max_row=last), titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=top + 1, max_row=last))
     for series, state in zip(chart.series, STATES, strict=True):
         series.graphicalProperties.solidFill = CHART_COLORS[state]
         series.graphicalProperties.line.solidFill = CHART_COLORS[state]
-    chart.width = 22
-    chart.height = max(7.5, 1.4 * len(stages) + 4)
-    ws.add_chart(chart, f"A{last + 4}")
+    chart.width = 17
+    chart.height = max(7.5, 1.2 * n_stages + 4)
+    return chart
 
-    chart_rows = int(chart.height / 0.5) + 2  # a row is about 0.5 cm
+
+def _summary_sheet(wb: Workbook, rows: Sequence[dict[str, Any]], config: Any, schedule: dict[str, Any],
+                   title: str, day: dt.date) -> None:
+    ws = wb.create_sheet("集計")
+    _set(ws, 1, 1, title).font = _TITLE_FONT
+    filers = len({(r["prefecture_code"], r["filer_code"]) for r in rows})
+    _set(ws, 2, 1, f"基準日 {day.isoformat()}　提出者 {filers:,}　行 {len(rows):,}").font = _FONT
+    top = 4
+    stages = [(s.id, s.label_ja) for s in config.stages]
+    deadlines = {s: d.deadline for s, d in schedule.items()}
+    last = _counts_table(ws, top, "段階", stages, state_counts(rows), deadlines)
+    chart = _chart(ws, top, last, len(stages))
+    ws.add_chart(chart, f"A{last + 3}")
+
     by_pref = state_counts(rows, key="prefecture_code")
-    if len(by_pref) > 1:
+    if len(by_pref) > 1:  # the bureau-wide board: one line per prefecture too
         names = {r["prefecture_code"]: r["prefecture_name"] for r in rows}
-        ptop = last + 4 + chart_rows
+        ptop = last + 3 + int(chart.height / 0.5) + 3  # below the chart (a row is about 0.5 cm)
         _set(ws, ptop - 1, 1, "都道府県別（全段階の合計）").font = _BOLD
         _counts_table(ws, ptop, "都道府県", [(p, names[p]) for p in by_pref], by_pref)
-    for col, w in zip("ABCDEFG", (26, 12, 10, 10, 10, 10, 10), strict=True):
+    for col, w in zip("ABCDEFG", (26, 12, 9, 9, 9, 9, 9), strict=True):
         ws.column_dimensions[col].width = w
     _print_setup(ws, title, landscape=False)
 
@@ -528,7 +543,7 @@ def _xlsx(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[Column],
     title = f"{config.title_ja} {fiscal_year}年度 提出状況（{scope_ja}）"
     wb = Workbook()
     _list_sheet(wb, rows, columns, f"{title} 基準日 {day.isoformat()}")
-    _summary_sheet(wb, rows, config, schedule, scope_ja, title, day)
+    _summary_sheet(wb, rows, config, schedule, title, day)
     wb.properties.title = title
     wb.properties.creator = "tsunagu"
     wb.active = 0
@@ -565,7 +580,7 @@ def write_status_boards(warehouse: Any, program: str, fiscal_year: int, out: Pat
     every = _rows(warehouse, program, fiscal_year, day, prefectures, scope="all")
     scopes: list[tuple[str, str, str, list[dict[str, Any]]]] = []
     if prefectures is None:
-        scopes.append(("all", "status_all", f"{jurisdiction.bureau_ja} 管内全体", every))
+        scopes.append(("all", "status_all", "管内全体", every))
     for code in _prefectures(jurisdiction.prefectures if prefectures is None else prefectures):
         pref = jurisdiction.get(code)
         rows = [r for r in every if r["prefecture_code"] == code]

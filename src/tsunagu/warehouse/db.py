@@ -199,6 +199,9 @@ class Warehouse:
     def validation_results(self, submission_id: int) -> list[dict[str, Any]]:
         return submissions.validation_results(self, submission_id)
 
+    def reopen_submission(self, submission_id: int) -> bool:
+        return submissions.reopen_submission(self, submission_id)
+
     def record_outcome(
         self, submission_id: int, status: str, findings: Iterable[Finding], rows: int | None = None,
         template_version: str | None = None, report_path: str | Path | None = None,

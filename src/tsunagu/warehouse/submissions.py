@@ -102,6 +102,18 @@ def validation_results(warehouse: Warehouse, submission_id: int) -> list[dict[st
         return [dict(r) for r in rows]
 
 
+def reopen_submission(warehouse: Warehouse, submission_id: int) -> bool:
+    """A forced rerun starts a rejected or unreadable submission over (its new outcome is recorded after).
+
+    Accepted and superseded submissions keep their status: their loads decide what is current.
+    """
+    s = warehouse.table("submissions")
+    with warehouse.transaction() as conn:
+        done = conn.execute(s.update().where(s.c.id == submission_id, s.c.status.in_(("rejected", "unreadable")))
+                            .values(status="received"))
+        return bool(done.rowcount)
+
+
 def record_outcome(
     warehouse: Warehouse, submission_id: int, status: str, findings: Iterable[Finding], rows: int | None = None,
     template_version: str | None = None, report_path: str | Path | None = None,
