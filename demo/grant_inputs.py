@@ -28,6 +28,7 @@ from tsunagu.grants import money
 from tsunagu.grants.config import load_program
 from tsunagu.grants.insurers import load_insurers
 from tsunagu.intake.templates import load_template
+from tsunagu.validate.reports import save_deterministic
 
 DEMO = Path(__file__).resolve().parents[1] / "include" / "demo" / "grants"
 PROGRAM = "community_support"
@@ -78,6 +79,10 @@ def rows(pref: str, stage: str, *, only: set[str] | None = None, skip: set[str] 
 
 
 def write(day: str, stage: str, pref: str, name: str, data: list[dict]) -> Path:
+    return write_file(DEMO / day / "grants" / PROGRAM / stage / str(FISCAL_YEAR) / pref / name, stage, data)
+
+
+def write_file(path: Path, stage: str, data: list[dict]) -> Path:
     """A consolidated sheet as a prefecture sends it: a title row, a blank row, the header by the template's labels."""
     template = load_template(f"grant_{PROGRAM}_{stage}", fiscal_year=FISCAL_YEAR)
     fields = [f for f in template.fields if any(f.id in r for r in data)]
@@ -89,9 +94,8 @@ def write(day: str, stage: str, pref: str, name: str, data: list[dict]) -> Path:
     ws.append([f.label_ja for f in fields])
     for r in data:
         ws.append([r.get(f.id) for f in fields])
-    path = DEMO / day / "grants" / PROGRAM / stage / str(FISCAL_YEAR) / pref / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    save_deterministic(wb, path)  # byte-identical on every rebuild
     return path
 
 

@@ -10,6 +10,7 @@ import hashlib
 import pytest
 
 from tests.grants.builders import FUJIYOSHIDA, HOKUTO, KOFU, PREF, TSURU, cs_row, letter, write_grant
+from tsunagu.grants.programs import filer_prefecture
 from tsunagu.grants.validate import check_grant_file
 from tsunagu.warehouse.grants import (
     GrantLoaded,
@@ -17,7 +18,6 @@ from tsunagu.warehouse.grants import (
     cap_approval_records,
     cap_approvals,
     current_amounts,
-    filer_prefecture,
     grant_history,
     grant_rows,
     load_grant,

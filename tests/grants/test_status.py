@@ -140,7 +140,7 @@ def test_exact_rows_of_a_few_filers(scene):
         expect(KOFU, "甲府市", "application", "当初交付 交付申請", "accepted", "受理", grant=3_686_000,
                deadline=dt.date(2025, 2, 26), days_late=0, rows=2, latest=app),
         expect(KOFU, "甲府市", "change", "変更交付申請", "returned", "差戻し",
-               deadline=dt.date(2025, 1, 31), days_late=38, latest=change),
+               deadline=dt.date(2025, 1, 31), days_late=None, latest=change),  # optional stage: nobody is late
         # the 実績報告 is due 2025-07-01: before the deadline the days late are blank, even when accepted
         expect(KOFU, "甲府市", "actual_report", "前年度 実績報告", "accepted", "受理", grant=1_600_000,
                confirmed=1_600_000, refund=200_000, deadline=dt.date(2025, 7, 1), rows=1, latest=actual),
@@ -155,7 +155,7 @@ def test_exact_rows_of_a_few_filers(scene):
         deadline=dt.date(2025, 2, 26), days_late=0, rows=1, latest=app)
     assert row(rows, HOKUTO, "change") == expect(
         HOKUTO, "北杜市", "change", "変更交付申請", "accepted", "受理", grant=500_000,
-        deadline=dt.date(2025, 1, 31), days_late=0, rows=1, latest=change)
+        deadline=dt.date(2025, 1, 31), days_late=None, rows=1, latest=change)
     # 富士吉田市 is in no file: 未提出 although its prefecture's file was accepted; 差戻し with the rest
     assert row(rows, FUJIYOSHIDA, "application") == expect(
         FUJIYOSHIDA, "富士吉田市", "application", "当初交付 交付申請", "not_submitted", "未提出",
@@ -214,11 +214,12 @@ def test_amount_fields_mapping():
         "grant", "confirmed", "refund", "adjustment_grant", "change"]
 
 
-@pytest.mark.parametrize(("program", "kind", "columns"), [
-    ("care_fund", "prefecture", ["eligible_cost", "national", "executed", "year_end_balance"]),
-    ("integrated_health", "koiki", ["amount", "decided", "actual"]),
+@pytest.mark.parametrize(("program", "kind", "niigata", "columns"), [
+    ("care_fund", "prefecture", "15,新潟県,15,新潟県,prefecture",
+     ["eligible_cost", "national", "executed", "year_end_balance"]),
+    ("integrated_health", "koiki", "15,新潟県,39150008,新潟県後期高齢者医療広域連合,koiki", ["amount", "decided", "actual"]),
 ])
-def test_programs_filed_by_prefectures_and_koiki(scene, program, kind, columns):
+def test_programs_filed_by_prefectures_and_koiki(scene, program, kind, niigata, columns):
     stages = load_program(program).stage_ids
     rows = board_rows(scene["wh"], program, FY, day=DAY)
     assert len(rows) == len(PREFS) * len(stages)
@@ -228,8 +229,7 @@ def test_programs_filed_by_prefectures_and_koiki(scene, program, kind, columns):
     [board] = write_status_boards(scene["wh"], program, FY, scene["home"] / "other", prefectures=["15"], day=DAY)
     lines = board.csv.read_bytes()[3:].decode("utf-8").split("\r\n")
     assert board.rows == len(stages) and len(lines) == len(stages) + 2
-    assert lines[1].startswith(f"15,新潟県,{rows[0]['filer_code'] if False else ''}") or lines[1].startswith("15,新潟県,")
-    assert {line.split(",")[0] for line in lines[1:-1]} == {"15"}
+    assert all(line.startswith(niigata + ",") for line in lines[1:-1])
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -268,7 +268,7 @@ def test_csv_header_and_first_lines(boards, scene):
         "19,山梨県,192013,甲府市,insurer,pre_consultation,当初交付 事前協議,not_submitted,未提出,,,,,,2024-09-24,167,0,,,",
         f"19,山梨県,192013,甲府市,insurer,application,当初交付 交付申請,accepted,受理,3686000,,,,,2025-02-26,0,2,"
         f"交付申請_山梨.xlsx,受理,{app_at}",
-        f"19,山梨県,192013,甲府市,insurer,change,変更交付申請,returned,差戻し,,,,,,2025-01-31,38,0,"
+        f"19,山梨県,192013,甲府市,insurer,change,変更交付申請,returned,差戻し,,,,,,2025-01-31,,0,"
         f"変更_山梨_2.xlsx,差戻し,{change_at}",
     ]
     assert len(lines) == 1 + 27 * 6 + 1 and lines[-1] == ""

@@ -237,7 +237,7 @@ def _prefecture_rows(warehouse: Any, program: str, fiscal_year: int, pref: Any, 
     # (stage, filer) -> that filer's current accepted rows, sent by this prefecture
     data: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in grant_rows(warehouse, program, fiscal_year, prefecture_code=pref.code):
-        if r.get("prefecture_code") in (None, pref.code):
+        if r.get("prefecture_code") == pref.code:
             data[(str(r["stage"]), str(r["filer_code"]))].append(r)
 
     out: list[dict[str, Any]] = []
@@ -266,7 +266,8 @@ def _prefecture_rows(warehouse: Any, program: str, fiscal_year: int, pref: Any, 
                 "state_ja": STATE_JA[state],
                 **amounts,
                 "deadline": deadline,
-                "days_late": _days_late(state, deadline, day),
+                # an optional stage (変更申請) is filed only by who needs it: nobody is late
+                "days_late": None if stage.optional else _days_late(state, deadline, day),
                 "rows": len(rows),
                 "latest_file": last.get("original_name") if last else None,
                 "latest_status": FILE_STATUS_JA.get(last.get("status"), last.get("status")) if last else None,

@@ -31,7 +31,7 @@ from typing import Any
 from tsunagu.findings import Finding, UnreadableFile, error, sort_key, status_of
 from tsunagu.flows.base import Checked, unreadable
 from tsunagu.grants.context import GrantContext, RowKey
-from tsunagu.grants.programs import filer_problem, formula, item_fields, program_module
+from tsunagu.grants.programs import filer_prefecture, filer_problem, formula, item_fields, program_module
 from tsunagu.model import ParsedTable, ValidationResult
 from tsunagu.validate.registry import Hit, RuleSet
 from tsunagu.validate.rules import RowView
@@ -92,22 +92,9 @@ def filer_code_is_valid(rows: list[RowView], ctx: GrantCheckContext):
 
 
 def _filer_prefecture(code: str, ctx: GrantCheckContext) -> str | None:
-    """The prefecture a filer code belongs to, from the insurer master, else from the code's shape."""
-    insurers = ctx.insurers
-    if insurers is not None:
-        found = insurers.get(code) if hasattr(insurers, "get") else None
-        if found is not None:
-            return found.prefecture_code
-        koiki = insurers.koiki_by_code(code) if hasattr(insurers, "koiki_by_code") else None
-        if koiki is not None:
-            return koiki.prefecture_code
-    if ctx.filer_kind == "prefecture" and len(code) == 2:
-        return code
-    if ctx.filer_kind == "koiki" and len(code) == 8 and code.startswith("39"):
-        return code[2:4]  # 後期高齢者医療 保険者番号: 39 + prefecture + …
-    if ctx.filer_kind == "insurer" and len(code) == 6:
-        return code[:2]  # 介護保険 保険者番号: prefecture + …
-    return None
+    """The prefecture a filer code belongs to: from the insurer master (保険者, 広域連合), else from its shape."""
+    found = ctx.insurers.get(code) or ctx.insurers.koiki_by_code(code) if ctx.insurers is not None else None
+    return found.prefecture_code if found is not None else filer_prefecture(code)
 
 
 @COMMON.rule("wrong_prefecture",
@@ -134,7 +121,7 @@ def filer_in_sending_prefecture(rows: list[RowView], ctx: GrantCheckContext):
              en="{code} is not an expected filer ({kind_en}) of {stage} for prefecture {pref}; please check the number")
 def filer_is_expected(rows: list[RowView], ctx: GrantCheckContext):
     """Every row's filer is one of the stage's expected filers (tsunagu.grants.insurers.expected_filers)."""
-    if ctx.prefecture_code not in (ctx.jurisdiction or {}):
+    if ctx.prefecture_code not in ctx.jurisdiction:
         return
     expected = {f.code for f in ctx.expected}
     ffield = ctx.module.FILER_FIELD

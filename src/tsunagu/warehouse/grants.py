@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tsunagu.flows.base import Loaded
+from tsunagu.grants.programs import filer_prefecture
 from tsunagu.warehouse.values import as_int, as_text, utcnow
 
 if TYPE_CHECKING:
@@ -39,22 +40,6 @@ RowKey = tuple[str, str]
 def submission_kind(program: str, stage: str) -> str:
     """The submissions.kind of a grant file (as tsunagu.flows.grants names its flows)."""
     return f"grant.{program}.{stage}"
-
-
-def filer_prefecture(filer_code: str) -> str | None:
-    """The prefecture of a filer code from its shape: a prefecture code (2 digits) is itself; a
-    後期高齢者医療 保険者番号 (8 digits, 39 + prefecture + …) its digits 3–4; a 介護保険 保険者番号 or a
-    全国地方公共団体コード (6 digits) its first two; anything else: unknown (None)."""
-    code = str(filer_code)
-    if not code.isdigit():
-        return None
-    if len(code) == 2:
-        return code
-    if len(code) == 8 and code.startswith("39"):
-        return code[2:4]
-    if len(code) == 6:
-        return code[:2]
-    return None
 
 
 @dataclass(frozen=True)
@@ -241,14 +226,15 @@ def _rows(warehouse: Warehouse, name: str, program: str, fiscal_year: int,
         for stage, filer, item, sid, fid, amount in conn.execute(a):
             amounts.setdefault((stage, filer, item, int(sid)), {})[fid] = int(amount)
     order = _stage_order(program)
-    out = []
     for r in rows:
-        r["amounts"] = dict(sorted(amounts.get((r["stage"], r["filer_code"], r["item_key"], int(r["submission_id"])),
-                                               {}).items()))
-        out.append(r)
-    key = (lambda r: (int(r["superseded_by"]), order.get(r["stage"], 99), r["stage"], r["filer_code"], r["item_key"])) \
-        if name == HISTORY else (lambda r: (order.get(r["stage"], 99), r["stage"], r["filer_code"], r["item_key"]))
-    return sorted(out, key=key)
+        key = (r["stage"], r["filer_code"], r["item_key"], int(r["submission_id"]))
+        r["amounts"] = dict(sorted(amounts.get(key, {}).items()))
+
+    def position(r: dict[str, Any]) -> tuple:
+        where = (order.get(r["stage"], len(order)), r["stage"], r["filer_code"], r["item_key"])
+        return (int(r["superseded_by"]), *where) if name == HISTORY else where
+
+    return sorted(rows, key=position)
 
 
 # ------------------------------------------------------------------------------- 個別協議 approvals
@@ -262,7 +248,7 @@ def approve_cap(
 
     Approving the current amount again is a no-op (created False, the existing approval returned); a
     different amount is a new revision that becomes current. ``prefecture_code`` defaults to the filer
-    code's (:func:`filer_prefecture`).
+    code's (:func:`tsunagu.grants.programs.filer_prefecture`).
     """
     if isinstance(approved_cap, bool) or not isinstance(approved_cap, int) or approved_cap < 0:
         raise ValueError(f"approved_cap must be a non-negative int of yen, not {approved_cap!r}")

@@ -92,3 +92,19 @@ def formula(module: ModuleType, field_id: str) -> tuple[str, str] | None:
 def filer_problem(module: ModuleType, code: str, ctx: Any) -> tuple[str, str] | None:
     hook = getattr(module, "filer_problem", None)
     return hook(code, ctx) if hook is not None else None
+
+
+def filer_prefecture(filer_code: str) -> str | None:
+    """The prefecture of a filer code from its shape: a prefecture code (2 digits) is itself; a
+    後期高齢者医療 保険者番号 (8 digits, 39 + prefecture + …) its digits 3–4; a 介護保険 保険者番号 or a
+    全国地方公共団体コード (6 digits) its first two; anything else: unknown (None)."""
+    code = str(filer_code)
+    if not code.isdigit():
+        return None
+    if len(code) == 2:
+        return code
+    if len(code) == 8 and code.startswith("39"):
+        return code[2:4]
+    if len(code) == 6:
+        return code[:2]
+    return None

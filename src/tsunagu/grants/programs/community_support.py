@@ -113,8 +113,8 @@ def _grant_row(values: Mapping[str, Any], ctx: Any) -> dict[str, int]:
     if base is None:
         return out
     rate = config_rate(ctx, values.get("category"))
-    if rate is None and isinstance(values.get("rate"), Fraction | int) and not isinstance(values.get("rate"), bool):
-        rate = Fraction(values["rate"])
+    if rate is None and isinstance(values.get("rate"), Fraction):  # no configured rate: the stated one
+        rate = values["rate"]
     unit, mode = grant_rounding(ctx)
     row = money.community_support_row(total, donations, base, rate if rate is not None else 0, unit=unit)
     out["selected"] = row["selected"]
