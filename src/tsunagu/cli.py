@@ -12,7 +12,7 @@
           --amount YEN --approver NAME [--note TEXT]
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
   tsunagu approve --fiscal-year 2025 --prefecture 11 --version V --approver NAME [--note TEXT]
-  tsunagu cycle [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
+  tsunagu cycle [--cycle distribution|grant.<program>|all] [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument("--approver", required=True)
     approve.add_argument("--note", default="")
 
-    cycle = sub.add_parser("cycle", help="do what the Sept–Dec distribution cycle has due on a day (exactly once)")
+    cycle = sub.add_parser("cycle", help="do what a cycle (distribution, or a grant program's) has due on a day, exactly once")
+    cycle.add_argument("--cycle", action="append", default=[],
+                       help="distribution (default) | grant.community_support | grant.care_fund | "
+                            "grant.integrated_health | all; repeatable")
     cycle.add_argument("--day", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today, JST)")
     cycle.add_argument("--fiscal-year", type=int, default=None)
     cycle.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all")
@@ -184,11 +187,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "cycle":
-        from tsunagu.cycle.planner import run_cycle_day
+        from tsunagu.cycle.engine import cycle_ids, run_cycles
 
         day = args.day or dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
-        results = run_cycle_day(day, fiscal_year=args.fiscal_year, prefectures=args.prefecture or None,
-                                dry_run=args.dry_run)
+        cycles = cycle_ids() if "all" in args.cycle else (args.cycle or ["distribution"])
+        unknown = set(cycles) - set(cycle_ids())
+        if unknown:
+            sys.exit(f"tsunagu: unknown cycle {sorted(unknown)[0]!r} (cycles: {', '.join(cycle_ids())}, all)")
+        results = run_cycles(day, cycles=cycles, fiscal_year=args.fiscal_year, prefectures=args.prefecture or None,
+                             dry_run=args.dry_run)
         for r in results:
             print(json.dumps(r.to_dict(), ensure_ascii=False))
         return 1 if any(r.status in ("failed", "blocked") for r in results) else 0

@@ -24,7 +24,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -217,7 +216,8 @@ def run_cycles(
 ) -> list[ActionResult]:
     """Run every configured cycle (or ``cycles``) for ``day``. A cycle with no config for the year is skipped."""
     from tsunagu.cycle.planner import run_cycle_day
-    from tsunagu.cycle.schedule import ScheduleError
+    from tsunagu.cycle.schedule import ScheduleError, fiscal_year_of
+    from tsunagu.grants.config import GrantConfigError
     from tsunagu.grants.cycle import run_grant_cycle_day
 
     results: list[ActionResult] = []
@@ -232,10 +232,7 @@ def run_cycles(
                                                conn_id=conn_id, dry_run=dry_run, now=now)
             else:
                 raise ValueError(f"unknown cycle {cycle!r} (known: {', '.join(cycle_ids())})")
-        except ScheduleError as exc:  # nothing configured for this year: said, not failed
-            results.append(ActionResult("day", fiscal_year or 0, day, "skipped", detail=str(exc), cycle=cycle))
+        except (ScheduleError, GrantConfigError) as exc:  # nothing configured for this year: said, not failed
+            results.append(ActionResult("day", fiscal_year or fiscal_year_of(day), day, "skipped",
+                                        detail=f"設定がありません / nothing configured: {exc}", cycle=cycle))
     return results
-
-
-def report_path(settings: Settings, fiscal_year: int, day: dt.date) -> Path:
-    return settings.reports_dir / "cycle" / str(fiscal_year) / "days" / f"{day.isoformat()}.json"
