@@ -4,6 +4,9 @@
    pandas.read_excel(engine="openpyxl") reading the same files. Target ≥ 4×.
 2. Parse time of each DAG file against an empty DAG file. Target ≤ 1.5×.
 3. Peak memory of the register intake. Target < 1 GiB.
+4. Validating 埼玉's consolidated 交付申請 (63 insurers × 3 事業区分) as a whole process
+   (`tsunagu validate --kind grant … --json`), with and without GX, against a bare
+   `python -c "import pandas"`. For information (no target yet).
 
 Each measurement runs in a fresh interpreter, so import costs and caches are
 counted the same way for both sides.
@@ -107,6 +110,34 @@ def run(code: str, *args: str, env: dict | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def wall(argv: list[str], env: dict, runs: int = 3) -> float:
+    """Median wall time of a whole process (interpreter start and imports included)."""
+    import time
+
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(argv, capture_output=True, cwd=REPO, check=False, env=env)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def grant_validation() -> None:
+    (file,) = (REPO / "include" / "demo" / "grants").glob("2025-02-21/**/11/*.xlsx")
+    tsunagu = str(Path(sys.executable).with_name("tsunagu"))
+    args = [tsunagu, "validate", "--kind", "grant", "--program", "community_support", "--stage", "application",
+            "--prefecture", "11", "--fiscal-year", "2024", "--json", str(file)]
+    print("grant validation, 埼玉 交付申請 (189 rows), whole process, median of 3:")
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "TSUNAGU_HOME": home}
+        base = wall([sys.executable, "-c", "import pandas"], env)
+        gx = wall(args, env)
+        plain = wall([*args[:-1], "--no-gx", args[-1]], env)
+    print(f"  python -c 'import pandas':        {base:6.2f} s")
+    print(f"  tsunagu validate --json (GX):     {gx:6.2f} s  {gx / base:.1f}x")
+    print(f"  tsunagu validate --json --no-gx:  {plain:6.2f} s  {plain / base:.1f}x")
+
+
 def main() -> None:
     files = sorted(MEIBO.glob("*.xlsx")) or sorted((REPO / "include" / "demo" / "register").glob("*.xlsx"))
     names = [str(f) for f in files]
@@ -144,6 +175,7 @@ def main() -> None:
         print("  for information, each file's own cost once Airflow and @task are loaded:")
         for dag_file in [empty, *dag_files]:
             print(f"    {dag_file.name:<30} {median(PARSE_WARM, dag_file) * 1000:7.1f} ms")
+    grant_validation()
 
 
 if __name__ == "__main__":

@@ -13,14 +13,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from tsunagu.cycle.dag_params import cycle_params
-
-
-def _day(params: dict, data_interval_end) -> str:
-    if params.get("day"):
-        return str(params["day"])[:10]
-    end = pendulum.instance(data_interval_end) if data_interval_end is not None else pendulum.now("Asia/Tokyo")
-    return end.in_timezone("Asia/Tokyo").date().isoformat()
+from tsunagu.cycle.dag_params import cycle_day, cycle_params
 
 
 @dag(
@@ -44,7 +37,7 @@ def distribution_cycle():
         from tsunagu.cycle.schedule import fiscal_year_of, is_business_day
         from tsunagu.jurisdiction import load_jurisdiction
 
-        day = dt.date.fromisoformat(_day(params, data_interval_end))
+        day = dt.date.fromisoformat(cycle_day(params, data_interval_end))
         fy = params["fiscal_year"] or fiscal_year_of(day)
         codes = [c for c in sorted(load_jurisdiction().prefectures) if not params["prefectures"] or c in params["prefectures"]]
         if params["dry_run"]:
@@ -83,7 +76,7 @@ def distribution_cycle():
         from tsunagu.cycle.schedule import fiscal_year_of
         from tsunagu.settings import get_settings
 
-        day = _day(params, data_interval_end)
+        day = cycle_day(params, data_interval_end)
         fiscal_year = params["fiscal_year"] or fiscal_year_of(dt.date.fromisoformat(day))
         done = [r for batch in (results[:] if results else []) for r in (batch or [])]  # one request
         retry = get_current_context()["ti"].try_number > 1

@@ -13,16 +13,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
-from tsunagu.cycle.dag_params import cycle_params
+from tsunagu.cycle.dag_params import cycle_day, cycle_params
 
 PROGRAMS = ["community_support", "care_fund", "integrated_health"]
-
-
-def _day(params: dict, data_interval_end) -> str:
-    if params.get("day"):
-        return str(params["day"])[:10]
-    end = pendulum.instance(data_interval_end) if data_interval_end is not None else pendulum.now("Asia/Tokyo")
-    return end.in_timezone("Asia/Tokyo").date().isoformat()
 
 
 @dag(
@@ -45,7 +38,7 @@ def _day(params: dict, data_interval_end) -> str:
 def run_grant_cycles():
     @task(multiple_outputs=False)
     def plan_programs(params: dict | None = None, data_interval_end=None) -> list[dict]:
-        day = _day(params, data_interval_end)
+        day = cycle_day(params, data_interval_end)
         return [{"day": day, "program": p} for p in (params["programs"] or PROGRAMS)]
 
     @task(map_index_template="{{ task.op_kwargs['target']['program'] }}")

@@ -46,7 +46,7 @@ FACILITY_JA = {"clinic": "在支診", "hospital": "在支病"}
 
 
 def synth_rows(roster: Iterable[RosterEntry], fiscal_year: int, seed: int = 0) -> list[dict]:
-    """Figures that satisfy every cross-field rule of DESIGN §2.1, deterministic per seed.
+    """Figures that satisfy every cross-field rule of design.md §2.1, deterministic per seed.
 
     An institution keeps its profile across years (the random stream is seeded by
     its code) and grows 10% a year, so consecutive years do not trip the

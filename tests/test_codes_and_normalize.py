@@ -1,4 +1,4 @@
-"""Property tests of the check digits (DESIGN §3) and of value normalisation."""
+"""Property tests of the check digits (design.md §3) and of value normalisation."""
 
 from __future__ import annotations
 

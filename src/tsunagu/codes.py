@@ -1,4 +1,4 @@
-"""Check digits of the codes in DESIGN §3."""
+"""Check digits of the codes in design.md §3."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def municipality_code_is_valid(code: str) -> bool:
 
 
 def insurer_number(jis5: str) -> str:
-    """介護保険 保険者番号 of a municipality: its 5-digit JIS code + a Luhn check digit (DESIGN §2.3).
+    """介護保険 保険者番号 of a municipality: its 5-digit JIS code + a Luhn check digit (design.md §2.3).
 
     This is not the 全国地方公共団体コード (mod-11 check): さいたま市 is 111005 here, 111007 there.
     """

@@ -18,7 +18,7 @@ class Finding:
     sheet: str | None = None
     row: int | None = None  # 1-based Excel row, or CSV line counting the header as 1
     column: str | None = None  # spreadsheet column letter, e.g. "E"
-    field: str | None = None  # canonical field id (DESIGN §2.1)
+    field: str | None = None  # canonical field id (design.md §2.1)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -12,7 +12,7 @@ from tsunagu.findings import Finding, Status
 class FieldSpec:
     """One field of a versioned form template (include/templates/<kind>/<version>.yaml)."""
 
-    id: str  # canonical field id (DESIGN §2.1)
+    id: str  # canonical field id (design.md §2.1)
     label_ja: str  # label used in outputs and the 定義書 sheet
     labels: tuple[str, ...]  # header label variants accepted on input (matched after label_key())
     type: str  # int | decimal | code | date | text | enum

@@ -174,7 +174,7 @@ def test_placeholders_name_the_unconfirmed_figures():
     cs = load_program("community_support").placeholders()
     assert cs and "caps.by_fiscal_year.2024.111005" in cs and "caps.by_fiscal_year.2025.192013" in cs
     assert "periods.第8期.rates.comprehensive" in cs and "periods.第8期.first_insured_share" in cs
-    assert not any(p.startswith("periods.第9期") for p in cs)  # confirmed by DESIGN §2.3
+    assert not any(p.startswith("periods.第9期") for p in cs)  # confirmed by design.md §2.3
     assert not any(p.startswith("schedule.2024.pre_consultation") for p in cs)  # from the seed
     assert "schedule.2024.change.request" in cs
     ih = load_program("integrated_health").placeholders()

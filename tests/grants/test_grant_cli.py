@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +15,6 @@ STORY = REPO_ROOT / "include" / "demo" / "grants"
 YAMANASHI = next(STORY.glob("2024-09-19/**/*.xlsx"))  # 甲府市's 総合事業 above its 上限額
 GRANT = ["--kind", "grant", "--program", "community_support", "--stage", "pre_consultation", "--prefecture", "19",
          "--fiscal-year", "2024"]
-
-
-@pytest.fixture()
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("TSUNAGU_HOME", str(tmp_path / "home"))
-    for var in ("TSUNAGU_DB_URL", "TSUNAGU_LANDING", "TSUNAGU_PUBLISH_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path / "home"
 
 
 def test_validate_a_grant_file_as_json(home, capsys):

@@ -29,15 +29,6 @@ FUJIYOSHIDA = "192021"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TSUNAGU_HOME", str(home))
-    for var in ("TSUNAGU_DB_URL", "TSUNAGU_LANDING", "TSUNAGU_PUBLISH_DIR", "TSUNAGU_OUTBOX"):
-        monkeypatch.delenv(var, raising=False)
-    return home
-
-
-@pytest.fixture
 def env(home):
     from tsunagu.pipeline import open_warehouse
 
@@ -45,15 +36,6 @@ def env(home):
     wh = open_warehouse(settings)
     yield settings, wh
     wh.dispose()
-
-
-@pytest.fixture
-def sink(tmp_path, monkeypatch):
-    from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
-
-    with MailSink(tmp_path / "sink") as s:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_uri(s.port, from_email="care@kantoshinetsu.example"))
-        yield s
 
 
 def run(env, day: dt.date, prefs=("19",), **kw):

@@ -7,7 +7,6 @@ import email
 import email.policy
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -24,24 +23,6 @@ def dag_bag():
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
     return bag
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TSUNAGU_HOME", str(home))
-    for var in ("TSUNAGU_DB_URL", "TSUNAGU_LANDING", "TSUNAGU_PUBLISH_DIR", "TSUNAGU_OUTBOX"):
-        monkeypatch.delenv(var, raising=False)
-    return home
-
-
-@pytest.fixture
-def sink(tmp_path, monkeypatch):
-    from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
-
-    with MailSink(tmp_path / "sink") as s:
-        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_uri(s.port, from_email="care@kantoshinetsu.example"))
-        yield s
 
 
 def _keys(sink) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import openpyxl
 
-# A complete single-row header in the 2024 form's labels (order of DESIGN §2.1).
+# A complete single-row header in the 2024 form's labels (order of design.md §2.1).
 FLAT_HEADER = [
     "医療機関番号", "医療機関名称", "所在地", "平均診療期間（月）", "合計診療患者数", "死亡患者数",
     "① 医療機関以外・自宅", "② 医療機関以外・自宅以外", "③ 医療機関・連携医療機関", "④ 医療機関・連携医療機関以外",

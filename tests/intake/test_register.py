@@ -106,7 +106,7 @@ def test_real_registers_counts(registers):
     assert all(r.as_of == dt.date(2025, 9, 1) for r in regs.values())
     assert {k: r.prefecture_code for k, r in regs.items()} == {k: k for k in regs}
     assert all(r.header_row == 4 for r in regs.values())
-    # Every 医療機関番号 passes its prefecture's check-digit rule (DESIGN §3).
+    # Every 医療機関番号 passes its prefecture's check-digit rule (design.md §3).
     assert [f for r in regs.values() for f in r.findings] == []
 
 

@@ -1,5 +1,5 @@
 -- 様式11の3 periodic reports: the current rows (one per fiscal year and institution) and the
--- history of rows replaced by a later accepted file. Columns are the canonical field ids (DESIGN §2.1).
+-- history of rows replaced by a later accepted file. Columns are the canonical field ids (design.md §2.1).
 -- Decimals are NUMERIC with a fixed scale so SQLite and PostgreSQL return the same values.
 CREATE TABLE IF NOT EXISTS home_care_reports (
     fiscal_year             INTEGER      NOT NULL,

@@ -1,4 +1,4 @@
--- 情報提供依頼書 (request forms, DESIGN §2.2): one row per accepted form. The latest accepted form of
+-- 情報提供依頼書 (request forms, design.md §2.2): one row per accepted form. The latest accepted form of
 -- (prefecture, fiscal year, dataset) is 'active'; earlier ones stay as history ('superseded', with the
 -- submission that replaced them). cc is a JSON array of addresses (text, the same on both dialects).
 CREATE TABLE IF NOT EXISTS request_forms (

@@ -1,4 +1,4 @@
--- Survey returns (調査票, DESIGN §2.2), e.g. 地域支援事業 実施状況: one row per fiscal year, municipality
+-- Survey returns (調査票, design.md §2.2), e.g. 地域支援事業 実施状況: one row per fiscal year, municipality
 -- and program (事業) — long, so that a new template version with other programs needs no DDL.
 -- A later accepted return of the same prefecture and year replaces the current rows; the replaced rows
 -- move to survey_returns_history with the submission that replaced them (like home_care_reports).

@@ -1,4 +1,4 @@
--- Grant applications (交付金, DESIGN §2.3): every program and stage in the same tables, keyed by
+-- Grant applications (交付金, design.md §2.3): every program and stage in the same tables, keyed by
 -- (program, stage, fiscal_year, filer_code, item_key) — an insurer × 事業区分, a 区分 × 事業, … —
 -- so a new program or stage needs no DDL. Written by tsunagu.warehouse.grants.
 --

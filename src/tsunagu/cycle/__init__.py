@@ -1,4 +1,4 @@
-"""The September–December distribution cycle of 定例報告の情報提供 (DESIGN §2.1).
+"""The September–December distribution cycle of 定例報告の情報提供 (design.md §2.1).
 
 * :mod:`~tsunagu.cycle.schedule`  — the year's milestones from include/config/cycle/<fy>.yaml, as business days
 * :mod:`~tsunagu.cycle.releases`  — immutable, versioned snapshots of a prefecture's package; diffs (訂正版)

@@ -21,6 +21,16 @@ def cycle_params() -> dict[str, Param]:
     }
 
 
+def cycle_day(params: dict, data_interval_end) -> str:
+    """The day a cycle run handles: the ``day`` param, else its data interval end date in Asia/Tokyo (ISO)."""
+    import pendulum
+
+    if params.get("day"):
+        return str(params["day"])[:10]
+    end = pendulum.instance(data_interval_end) if data_interval_end is not None else pendulum.now("Asia/Tokyo")
+    return end.in_timezone("Asia/Tokyo").date().isoformat()
+
+
 def approval_params() -> dict[str, Param]:
     return {
         "fiscal_year": Param(type="integer", minimum=2020, maximum=2100, title="年度 / Fiscal year"),

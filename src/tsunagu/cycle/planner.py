@@ -5,7 +5,7 @@ sends each mail through :func:`tsunagu.deliver.send` under an idempotency key (a
 is a no-op, whatever the number of runs, reruns or backfills), records each attempt in
 ``cycle_actions`` and returns what it did and what it is waiting for.
 
-Due items (DESIGN §2.1, dates from ``include/config/cycle/<fy>.yaml``):
+Due items (design.md §2.1, dates from ``include/config/cycle/<fy>.yaml``):
 
 =====================  =======================================  ===========================================
 kind                   when                                     key

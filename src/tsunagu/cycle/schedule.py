@@ -8,7 +8,7 @@ them (「9月上旬」「10月下旬」); this module turns them into dates:
 * ``{month: 12, day: 25}`` or ``{date: 2025-12-25}`` → that day;
 * ``{month: 6, as: deadline}`` (month only, 「6月」) → the whole month: its last day (6/30), or with
   ``as: start`` its first day;
-* then a date on a closed day moves to the NEXT business day (DESIGN §2.1).
+* then a date on a closed day moves to the NEXT business day (design.md §2.1).
 
 上旬 = days 1–10, 中旬 = 11–20, 下旬 = 21–end of month. Closed days are those of 行政機関の休日に関する
 法律: Saturdays, Sundays, national holidays (jpholiday, including 振替休日) and the 年末年始 closure

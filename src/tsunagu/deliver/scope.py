@@ -1,4 +1,4 @@
-"""Scope checks made at send time, before anything leaves the bureau (DESIGN §5).
+"""Scope checks made at send time, before anything leaves the bureau (design.md §5).
 
 * recipients: when the caller gives ``allowed_recipients`` (the addresses of the prefecture's valid
   request form), every To/Cc address must be one of them (case-insensitive);

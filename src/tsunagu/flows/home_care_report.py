@@ -1,4 +1,4 @@
-"""様式11の3: the prefectural offices' tabulated annual reports of 在支診/在支病 (DESIGN §2.1)."""
+"""様式11の3: the prefectural offices' tabulated annual reports of 在支診/在支病 (design.md §2.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request forms (情報提供依頼書): which prefecture wants which data, sent to whom (DESIGN §2.2).
+"""Request forms (情報提供依頼書): which prefecture wants which data, sent to whom (design.md §2.2).
 
 A form's fiscal year is the landing folder's, or else the one written on the form. ``today``
 decides which fiscal years may be requested (the current and the next).

@@ -1,4 +1,4 @@
-"""Survey returns (地域支援事業 実施状況調査): one row per municipality; a summary goes back (DESIGN §2.2)."""
+"""Survey returns (地域支援事業 実施状況調査): one row per municipality; a summary goes back (design.md §2.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Grants (交付金, DESIGN §2.3): the pure domain layer — no database, no Airflow.
+"""Grants (交付金, design.md §2.3): the pure domain layer — no database, no Airflow.
 
 * :mod:`tsunagu.grants.config`   — the three programs' config (stages, rates, caps, yearly schedules);
 * :mod:`tsunagu.grants.insurers` — the insurer master (介護保険 保険者, 後期高齢者医療広域連合) and the

@@ -1,4 +1,4 @@
-"""The grant programs' config: ``include/config/grants/<program>.yaml`` (DESIGN §2.3, seed 003 §2).
+"""The grant programs' config: ``include/config/grants/<program>.yaml`` (design.md §2.3, seed 003 §2).
 
 One file per program declares its stages (who files, with which template), the figures per
 計画期間 or fiscal-year range (``periods``: rates, rounding, item caps), the 総合事業 上限額 per
@@ -10,7 +10,7 @@ a date on a closed day moves to the next business day. A stage's ``deadline`` (t
 date) may be omitted when the seed gives only a review window: it is then the window's start.
 
 Rates are exact fractions written as strings (``"385/1000"``); a float in a rate is an error.
-Every figure not confirmed by DESIGN.md or the seed is marked: a mapping with ``placeholder: true``
+Every figure not confirmed by docs/design.md or the seed is marked: a mapping with ``placeholder: true``
 marks everything below it, a figure ``{value: …, placeholder: true}`` itself.
 :meth:`ProgramConfig.placeholders` lists them as dotted paths.
 """

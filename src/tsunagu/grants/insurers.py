@@ -1,4 +1,4 @@
-"""The insurer master of the grants (DESIGN §2.3): who files what.
+"""The insurer master of the grants (design.md §2.3): who files what.
 
 * 介護保険 保険者 (the filers of 地域支援事業交付金): every municipality of the jurisdiction —
   Tokyo's 23 special wards (特別区) included, the wards of designated cities (政令指定都市の区)

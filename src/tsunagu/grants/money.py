@@ -1,4 +1,4 @@
-"""Integer-yen money arithmetic for the grants (DESIGN §2.3). No floats, anywhere.
+"""Integer-yen money arithmetic for the grants (design.md §2.3). No floats, anywhere.
 
 Amounts are ``int`` yen in and ``int`` yen out; ``float`` and ``bool`` are refused with ``TypeError``
 (a float cannot hold 38.5% of an amount exactly, and ``True`` is not an amount). Rates are exact:

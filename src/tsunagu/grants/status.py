@@ -1,4 +1,4 @@
-"""Status boards of the grants (交付金, DESIGN §2.3): who has filed what, for one program and fiscal year.
+"""Status boards of the grants (交付金, design.md §2.3): who has filed what, for one program and fiscal year.
 
 One row per expected filer × stage (filers from :func:`tsunagu.grants.insurers.expected_filers`),
 ordered by prefecture, filer code and stage order, with

@@ -1,4 +1,4 @@
-"""Validation of one grant file (交付金, DESIGN §2.3), common to every program and stage.
+"""Validation of one grant file (交付金, design.md §2.3), common to every program and stage.
 
 :func:`check_grant_file` is what the grant flows call (:mod:`tsunagu.flows.grants`):
 

@@ -1,4 +1,4 @@
-"""Grant forms (交付金, DESIGN §2.3): file -> ParsedTable, generic over the templates.
+"""Grant forms (交付金, design.md §2.3): file -> ParsedTable, generic over the templates.
 
 Every program × stage has its own versioned template, ``include/templates/grant_<program>_<stage>/``
 (:func:`tsunagu.grants.programs.template_kind`). The header is found by its labels exactly as for

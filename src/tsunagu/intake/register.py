@@ -1,6 +1,6 @@
 """The bureau's register of accepted notifications (届出受理医療機関名簿, 医科).
 
-One row per institution × accepted notification (DESIGN §4). Institutions with a
+One row per institution × accepted notification (design.md §4). Institutions with a
 受理記号 starting with 支援診 or 支援病 make the roster of those that must file
 様式11の3. Every 医療機関番号 is checked with its prefecture's check-digit rule.
 
@@ -239,7 +239,7 @@ def parse_register(path: Path) -> RegisterParse:
             rec["row"] = excel_row
             rows_out.append(rec)
 
-            # 医療機関番号: 7 digits with the prefecture's check digit (DESIGN §3).
+            # 医療機関番号: 7 digits with the prefecture's check digit (design.md §3).
             key = (raw_pref, raw_number, score or "")
             ok = checked.get(key)
             if ok is None:

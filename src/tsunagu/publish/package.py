@@ -7,7 +7,7 @@
     datapackage.json                     Frictionless Data Package descriptor
     manifest.json                        sha256 and size of every file, rows, source file hashes
 
-Rules (DESIGN §5): scoped (every row belongs to the package's prefecture, else ``ScopeError``),
+Rules (design.md §5): scoped (every row belongs to the package's prefecture, else ``ScopeError``),
 deterministic (the same warehouse state gives byte-identical files), inert text (no formula can
 be smuggled into a spreadsheet), atomic (built in a temporary folder, then renamed into place).
 """

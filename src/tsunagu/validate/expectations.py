@@ -24,7 +24,7 @@ from tsunagu.validate.rules import CLASS_JA, RowView, fmt, where_en, where_ja
 
 # Key fields: every row must have them, whatever the template says.
 KEY_FIELDS = ("institution_number", "institution_name")
-# Code formats (DESIGN §2.1/§3); other code fields use ^\d{digits}$ from the template.
+# Code formats (design.md §2.1/§3); other code fields use ^\d{digits}$ from the template.
 CODE_REGEX = {
     "institution_number": r"^\d{7}$",
     "municipality_code": r"^\d{6}$",

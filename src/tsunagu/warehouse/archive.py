@@ -1,7 +1,7 @@
 """Raw archive (content-addressed, read-only, never deleted) and quarantine of rejected files.
 
 ``archive/sha256/<ab>/<cd>/<sha256><suffix>`` holds every received file exactly as it came in
-(DESIGN §5 "raw is sacred"). ``quarantine/<fiscal_year>/<sender>/<sha256[:12]>_<name>/`` holds a
+(design.md §5 "raw is sacred"). ``quarantine/<fiscal_year>/<sender>/<sha256[:12]>_<name>/`` holds a
 rejected file next to a REASON.txt in Japanese and English.
 """
 

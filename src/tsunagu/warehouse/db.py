@@ -8,7 +8,7 @@ Repositories (plain functions taking the warehouse first, using only the public 
 :mod:`.submissions`, :mod:`.register`, :mod:`.home_care`, :mod:`.requests`, :mod:`.surveys`,
 :mod:`.cycle`. The methods of :class:`Warehouse` that read or load data delegate to them.
 
-Every write is one transaction; loads are keyed and idempotent (DESIGN §5).
+Every write is one transaction; loads are keyed and idempotent (design.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Grant rows in the warehouse (交付金, DESIGN §2.3): include/sql/schema/090_grants.sql.
+"""Grant rows in the warehouse (交付金, design.md §2.3): include/sql/schema/090_grants.sql.
 
 Every program and stage shares the tables, keyed by (program, stage, fiscal_year, filer_code, item_key):
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 KIND = "home_care_report"
 
-# Canonical field ids of 様式11の3 (DESIGN §2.1), in the order of the form.
+# Canonical field ids of 様式11の3 (design.md §2.1), in the order of the form.
 HOME_CARE_FIELDS: tuple[str, ...] = (
     "fiscal_year", "report_date", "prefecture_code", "institution_number", "institution_code",
     "institution_name", "address", "municipality_code", "facility_type", "notification_class",

@@ -1,4 +1,4 @@
-"""地域医療介護総合確保基金（介護分） (DESIGN §2.3): one row per 区分 × 事業, filed by the prefecture itself.
+"""地域医療介護総合確保基金（介護分） (design.md §2.3): one row per 区分 × 事業, filed by the prefecture itself.
 
 Stages (include/config/grants/care_fund.yaml): requirement_survey 所要額調査, application 交付申請,
 balance_survey 執行状況・残高調査, actual_report 実績報告. Templates:
@@ -47,7 +47,7 @@ PROJECTS: dict[str, tuple[str, str, str]] = {  # id -> (category, ja, en)
     "skill_improvement": ("workforce", "資質の向上", "improving skills"),
     "working_conditions": ("workforce", "労働環境・処遇の改善", "improving working conditions"),
 }
-DEFAULT_NATIONAL = Fraction(2, 3)  # 国 2/3, 都道府県 1/3 (DESIGN §2.3), when the config lacks the rate
+DEFAULT_NATIONAL = Fraction(2, 3)  # 国 2/3, 都道府県 1/3 (design.md §2.3), when the config lacks the rate
 BALANCE_PARTS = ("previous_balance", "deposits", "interest", "withdrawals")
 
 RULES = RuleSet(f"grant.{PROGRAM}")

@@ -1,4 +1,4 @@
-"""地域支援事業交付金 (介護保険法第122条の2, DESIGN §2.3): one row per 介護保険 保険者 × 事業区分.
+"""地域支援事業交付金 (介護保険法第122条の2, design.md §2.3): one row per 介護保険 保険者 × 事業区分.
 
 Stages (include/config/grants/community_support.yaml): pre_consultation 事前協議, application 交付申請,
 change 変更交付申請, actual_report 実績報告, adjustment_survey 調整交付金 調査, redetermination 過年度 再確定.
@@ -43,7 +43,7 @@ CATEGORIES: dict[str, tuple[str, str]] = {  # id -> (ja, en)
 }
 SURVEY_ITEM = "general"  # the 調整交付金 調査 has no 事業区分 column: it is about the 総合事業
 DEFAULT_UNIT = 1000  # 千円未満切捨て when the config has no rounding for the year
-ADJUSTMENT_AVERAGE = Fraction(5, 100)  # 調整交付金: 5% of the 総合事業 on average nationally (DESIGN §2.3)
+ADJUSTMENT_AVERAGE = Fraction(5, 100)  # 調整交付金: 5% of the 総合事業 on average nationally (design.md §2.3)
 DEFAULT_FIRST_INSURED_SHARE = Fraction(23, 100)  # 第1号被保険者の負担割合 (第9期), when the config lacks it
 ADJUSTMENT_TOLERANCE = Fraction(5, 100_000)  # ±0.005 percentage points: a rate stated to 0.01 %
 

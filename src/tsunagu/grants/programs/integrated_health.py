@@ -1,4 +1,4 @@
-"""後期高齢者医療特別調整交付金（高齢者の保健事業と介護予防の一体的実施） (DESIGN §2.3): one row per member
+"""後期高齢者医療特別調整交付金（高齢者の保健事業と介護予防の一体的実施） (design.md §2.3): one row per member
 municipality of the prefecture's 後期高齢者医療広域連合, filed by the 広域連合.
 
 Stages (include/config/grants/integrated_health.yaml): pre_application 事前申請, application 交付申請,
