@@ -300,17 +300,13 @@ def test_fiscal_year_text(text, year):
     assert to_fiscal_year(text) == year
 
 
-def test_thousands_of_rows_are_fast(tmp_path):
-    import time
-
+def test_thousands_of_rows(tmp_path):
+    """5,000 rows parse (the hot path; its speed is measured by `make bench`, never by a timed test)."""
     rows = [FLAT_HEADER] + [[f"{i:06d}0", f"診療所{i}", "市", "1.5", "1,200", "－", *MITO[6:]] for i in range(5000)]
     path = write_csv(tmp_path / "big.csv", rows, "cp932")
-    start = time.perf_counter()
     table = parse_home_care_report(path, template=T2024, prefecture_code="08", fiscal_year=2025)
-    elapsed = time.perf_counter() - start
     assert len(table.rows) == 5000 and table.findings == []
     assert table.rows[-1].row == 5001 and table.rows[-1].values["total_patients"] == 1200
-    assert elapsed < 5, elapsed
 
 
 def test_total_rows_only_by_label_columns(tmp_path):

@@ -227,8 +227,8 @@ def test_register_rows_of_another_prefecture_are_refused(warehouse):
 
 
 @pytest.mark.slow
-def test_register_bulk_load_speed(warehouse, backend):
-    """135,000 register rows (8 prefectures) load in a few seconds."""
+def test_register_bulk_load_at_scale(warehouse, backend):
+    """135,000 register rows (8 prefectures) load (the bulk path; its speed is measured by `make bench`)."""
     prefs = ["08", "09", "10", "11", "12", "15", "19", "20"]
     parses = [_register_parse(p, 135_000 // 8, p * 32) for p in prefs]
     t0 = time.perf_counter()
@@ -237,7 +237,6 @@ def test_register_bulk_load_speed(warehouse, backend):
     elapsed = time.perf_counter() - t0
     print(f"\n{backend}: {sum(len(p.rows) for p in parses)} register rows in {elapsed:.2f} s")
     assert warehouse.count("register_entries") == 135_000 - 135_000 % 8
-    assert elapsed < 15
 
 
 def test_from_settings_creates_the_sqlite_folder(tmp_path):
