@@ -89,10 +89,6 @@ def registers(meibo_files):
     return {p.name[:2]: parse_register(p) for p in meibo_files}
 
 
-def registers:
-    return registers
-
-
 def test_real_registers_counts(registers):
     regs = registers
     assert sorted(regs) == ["08", "09", "10", "11", "12", "15", "19", "20"]
