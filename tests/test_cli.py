@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -73,9 +74,11 @@ def test_ingest_then_publish_from_the_cli(home, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["publish", "--fiscal-year", "2025", "--prefecture", "19", "--out", str(out)]) == 0
     package = out / "2025" / "19_yamanashi"
-    assert sorted(p.name for p in package.iterdir()) == [
+    names = sorted(p.name for p in package.iterdir())
+    assert [n for n in names if not re.search(r"_\d{6}\.csv$", n)] == [
         "datapackage.json", "home_care_reports_2025_19.csv", "home_care_reports_2025_19.xlsx", "manifest.json",
     ]
+    assert len(names) == 4 + 19  # and one CSV per municipality of 山梨 with data (19 of its 27)
 
 
 def test_home_care_ingest_requires_prefecture_and_year(home):

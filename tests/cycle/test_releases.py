@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import stat
 
@@ -52,8 +53,12 @@ def test_release_is_immutable_versioned_and_idempotent(env):
     r = make_release(wh, settings, 2025, "11")
     assert r.created and len(r.version) == 16 and int(r.version, 16) >= 0
     assert r.dir == settings.home / "releases" / "2025" / "11_saitama" / r.version
-    assert sorted(r.files) == ["datapackage.json", "home_care_reports_2025_11.csv", "home_care_reports_2025_11.xlsx",
-                               "manifest.json"]
+    main = [n for n in r.files if not re.search(r"_\d{6}\.csv$", n)]
+    assert sorted(main) == ["datapackage.json", "home_care_reports_2025_11.csv", "home_care_reports_2025_11.xlsx",
+                            "manifest.json"]
+    # and one CSV per municipality of 埼玉 with data (57, さいたま市 111007 first)
+    municipalities = sorted(set(r.files) - set(main))
+    assert len(municipalities) == 57 and municipalities[0] == "home_care_reports_2025_11_111007.csv"
     assert r.rows == 659 and not r.is_correction and r.previous_version is None
     assert r.version == compute_version({n: h for n, h in r.files.items() if n != "manifest.json"})
     for p in r.dir.iterdir():

@@ -77,7 +77,7 @@ def test_ingest_then_publish_is_complete_scoped_and_idempotent(airflow_db, dag_b
     assert sorted(p.name for p in (published / "2024").iterdir()) == ["09_tochigi"]
     for package in (published / "2025").iterdir():
         code = package.name[:2]
-        (csv_path,) = package.glob("*.csv")
+        csv_path = package / f"home_care_reports_2025_{code}.csv"
         with csv_path.open(encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.DictReader(fh))
         assert len(rows) == ROSTER[code]

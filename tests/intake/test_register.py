@@ -55,11 +55,12 @@ def test_synthetic_register(tmp_path):
     assert [(f.code, f.severity, f.sheet, f.row, f.column, f.field) for f in reg.findings] == [
         ("invalid_check_digit", "error", "Sheet1", 9, "E", "institution_number")]
     assert reg.findings[0].message_ja == "E列 9行目: 医療機関番号『0110057』の検証番号（7桁目）が正しくありません"
+    # The register's 市町村コード is usually empty: the municipality comes from the address (水戸市 082015).
     assert reg.roster == [
         RosterEntry("0810110056", "0110056", "08", "水戸赤十字病院", "hospital", "standard", "支援病３",
-                    "水戸市三の丸３－１２－４８", None),
+                    "水戸市三の丸３－１２－４８", "082015"),
         RosterEntry("0810110057", "0110057", "08", "検査番号ちがい医院", "clinic", "standard", "支援診３",
-                    "水戸市三の丸３－１２－４８", None),
+                    "水戸市三の丸３－１２－４８", "082015"),
         # Listed twice: the class with the latest 算定開始年月日 wins.
         RosterEntry("0810110064", "0110064", "08", "水戸在宅クリニック", "clinic", "enhanced_single", "支援診１",
                     "水戸市三の丸３－１２－４８", "082015"),

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -62,7 +63,7 @@ class Release:
 
     @property
     def data_files(self) -> dict[str, str]:
-        """The files the version is computed over."""
+        """The data files (CSV, xlsx) with their sha256: what the notices and the closing report list."""
         return {n: h for n, h in self.files.items() if is_versioned(n)}
 
     def paths(self) -> list[Path]:
@@ -178,6 +179,11 @@ def _snapshot(src: Path, final: Path, files: dict[str, str]) -> None:
         raise
 
 
+def package_files(package: Any) -> dict[str, str]:
+    """Every file of a published package: the prefecture's files and the per-municipality CSVs."""
+    return {**package.files, **package.municipality_files}
+
+
 def make_release(
     warehouse: Any, settings: Settings | None, fiscal_year: int, prefecture_code: str, *, template: Any = None,
 ) -> Release:
@@ -201,7 +207,8 @@ def make_release(
     scratch_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_parent) as scratch:
         package = publish_prefecture(warehouse, fiscal_year, prefecture_code, Path(scratch), template=template)
-        version = compute_version(package.files)
+        files = package_files(package)
+        version = compute_version(files)
         final = root / str(fiscal_year) / pref.package_name / version
         delivered = {v for v, _ in delivered_versions(warehouse, fiscal_year, prefecture_code)}
         r = table(warehouse, "releases")
@@ -214,11 +221,11 @@ def make_release(
                 if head is not None and head.version != version:  # earlier data is current again
                     conn.execute(r.update().where(scope, r.c.version == version).values(head_seq=head.head_seq + 1))
                 return _row_to_release(existing)
-            _snapshot(package.dir, final, package.files)
+            _snapshot(package.dir, final, files)
             row = {
                 "fiscal_year": fiscal_year, "prefecture_code": prefecture_code, "version": version,
                 "head_seq": (head.head_seq + 1) if head is not None else 1, "dir": str(final),
-                "files": dumps(package.files), "rows": package.rows, "sources": dumps(list(sources)),
+                "files": dumps(files), "rows": package.rows, "sources": dumps(list(sources)),
                 "template_version": getattr(template, "version", None),
                 "previous_version": head.version if head is not None else None,
                 "is_correction": 1 if (delivered - {version}) else 0, "created_at": now_utc(),
@@ -247,9 +254,10 @@ def preview_release(warehouse: Any, fiscal_year: int, prefecture_code: str) -> d
     template = load_template(DATASET_KIND, fiscal_year=fiscal_year)
     with tempfile.TemporaryDirectory() as scratch:
         package = publish_prefecture(warehouse, fiscal_year, prefecture_code, Path(scratch), template=template)
-        version = compute_version(package.files)
+        files = package_files(package)
+        version = compute_version(files)
     existing = get_release(warehouse, fiscal_year, prefecture_code, version)
-    return {"version": version, "rows": package.rows, "files": dict(package.files), "exists": existing is not None}
+    return {"version": version, "rows": package.rows, "files": files, "exists": existing is not None}
 
 
 # ----------------------------------------------------------------------------- differences
@@ -298,9 +306,10 @@ class Diff:
 
 
 def _package_csv(directory: Path) -> Path:
-    found = sorted(Path(directory).glob("*.csv"))
+    """The prefecture's CSV (the per-municipality ones end with the 6-digit municipality code)."""
+    found = [p for p in sorted(Path(directory).glob("*.csv")) if not re.search(r"_\d{6}\.csv$", p.name)]
     if len(found) != 1:
-        raise ReleaseError(f"{directory}: expected one CSV in the package, found {len(found)}")
+        raise ReleaseError(f"{directory}: expected one prefecture CSV in the package, found {len(found)}")
     return found[0]
 
 
