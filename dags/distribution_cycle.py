@@ -72,6 +72,7 @@ def distribution_cycle():
         import datetime as dt
         import json
 
+        from tsunagu.cycle.engine import NOT_DONE
         from tsunagu.cycle.planner import run_cycle_day
         from tsunagu.cycle.schedule import fiscal_year_of
         from tsunagu.settings import get_settings
@@ -93,7 +94,7 @@ def distribution_cycle():
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(done, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(f"{day}: {counts}")
-        failed = [r for r in done if r["status"] in ("failed", "blocked")]
+        failed = [r for r in done if r["status"] in NOT_DONE]
         if failed:
             raise RuntimeError(f"{len(failed)} action(s) not done: {[(r['key'], r['detail']) for r in failed]}")
         return counts

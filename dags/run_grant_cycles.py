@@ -46,6 +46,7 @@ def run_grant_cycles():
         """Everything due for one program (every prefecture, every stage). Idempotent by key."""
         import datetime as dt
 
+        from tsunagu.cycle.engine import NOT_DONE
         from tsunagu.grants.cycle import run_grant_cycle_day
 
         results = run_grant_cycle_day(
@@ -54,7 +55,7 @@ def run_grant_cycles():
         )
         for r in results:
             print(f"{r.status:<12} {r.kind:<20} {r.prefecture_code or '--'} {r.key or ''} {r.detail}")
-        failed = [r for r in results if r.status in ("failed", "blocked")]
+        failed = [r for r in results if r.status in NOT_DONE]
         if failed:  # everything was tried; the retry (and the next day) sends only what failed
             raise RuntimeError(f"{len(failed)} action(s) not done: {[(r.key, r.detail) for r in failed]}")
         return [r.to_dict() for r in results]

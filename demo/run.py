@@ -89,6 +89,7 @@ def walk_cycle(home: Path, out: Path) -> None:
     import yaml
 
     from tsunagu.cycle.approvals import approve
+    from tsunagu.cycle.engine import NOT_DONE
     from tsunagu.cycle.planner import run_cycle_day
     from tsunagu.cycle.releases import ensure_release
     from tsunagu.deliver import export_ledger_csv
@@ -119,7 +120,7 @@ def walk_cycle(home: Path, out: Path) -> None:
                 print(f"  {day}  approved  {a['prefecture']} version {release.version} by {a['approver']}")
             now = dt.datetime.combine(day, dt.time(9), JST)
             for r in run_cycle_day(day, prefectures=DEMO_PREFECTURES, settings=settings, warehouse=warehouse, now=now):
-                if r.status in ("sent", "failed", "blocked"):
+                if r.status in ("sent", *NOT_DONE):
                     detail = r.detail if r.status != "sent" else ", ".join(r.to)
                     print(f"  {day}  {r.status:<9} {r.kind:<20} {r.prefecture_code or '':>2} {detail}")
             day += dt.timedelta(days=1)
@@ -143,6 +144,7 @@ def walk_grants(home: Path, out: Path) -> None:
     """
     import yaml
 
+    from tsunagu.cycle.engine import NOT_DONE
     from tsunagu.deliver import export_ledger_csv
     from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
     from tsunagu.grants.cycle import run_grant_cycle_day
@@ -188,7 +190,7 @@ def walk_grants(home: Path, out: Path) -> None:
             for r in run_grant_cycle_day(GRANT_PROGRAM, day, fiscal_year=GRANT_FISCAL_YEAR,
                                          prefectures=GRANT_PREFECTURES, settings=settings, warehouse=warehouse,
                                          now=now):
-                if r.status in ("sent", "failed", "blocked"):
+                if r.status in ("sent", *NOT_DONE):
                     detail = r.detail if r.status != "sent" else ", ".join(r.to)
                     print(f"  {day}  {r.status:<9} {r.kind:<20} {r.prefecture_code or '':>2} {r.key.split(':')[1]} {detail}")
             day += dt.timedelta(days=1)

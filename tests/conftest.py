@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 REPO = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tsunagu-airflow-"))
@@ -17,6 +18,16 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (an unknown name fails loudly):
+#   ci (default)  50 examples per property: the suite stays quick on shared cores;
+#   thorough      1000 examples: a deeper search, e.g. nightly or before a release.
+# Neither has a deadline: a loaded machine makes per-example timings noise. A test's own
+# @settings(max_examples=...) still wins over the profile.
+hypothesis_settings.register_profile("ci", max_examples=50, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 MEIBO_DIR = REPO.parent / "shared" / "reference" / "meibo"
 PG_URL = os.environ.get("TSUNAGU_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

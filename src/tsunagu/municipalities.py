@@ -41,6 +41,13 @@ class MunicipalityMaster:
     def __contains__(self, code: object) -> bool:
         return code in self.by_code
 
+    def unit_of(self, code: str | None) -> Municipality | None:
+        """The municipality a code stands for: the city for a designated city's ward, else the code's own entry."""
+        m = self.by_code.get(code) if code else None
+        if m is not None and m.is_ward:
+            return self.by_code.get(m.city_code or "")
+        return m
+
     def of_prefecture(self, prefecture_code: str, *, include_wards: bool = False) -> list[Municipality]:
         """The prefecture's municipalities in code order (wards of designated cities left out unless asked)."""
         return [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -29,8 +30,37 @@ log = logging.getLogger(__name__)
 _IGNORED = re.compile(r"^(\.|~\$)|\.(tmp|part)$")  # hidden files, Excel lock files, partial uploads
 
 
-def _landing_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not _IGNORED.search(p.name))
+def _landing_files(landing: Path, folder: str) -> list[Path]:
+    """The regular files under ``landing/folder``. Landing never reads outside itself: no symlink is
+    followed (to a file or a folder, wherever it points), each is skipped with a warning; hidden, lock
+    and partial files are skipped with an info line. The landing root itself may be a link (a mount)."""
+    base = landing.resolve()
+    root = landing / folder
+    if not (root.exists() or root.is_symlink()):
+        return []
+    if root.is_symlink():
+        log.warning("skipping %s: a symlink (the landing scan never follows one)", root)
+        return []
+    if root.resolve() != base / folder:  # a folder between the landing root and this one is a link
+        log.warning("skipping %s: a symlink on the way (the landing scan never follows one)", root)
+        return []
+    found = []
+    for here, dirs, files in os.walk(root):  # a linked folder is listed in dirs, never entered
+        for name in sorted(dirs + files):
+            path = Path(here) / name
+            if path.is_symlink():
+                log.warning("skipping %s: a symlink (the landing scan never follows one)", path)
+            elif name in dirs:
+                continue
+            elif _IGNORED.search(name):
+                log.info("ignoring %s: a hidden, lock or partial file", path)
+            elif not path.is_file():
+                log.warning("skipping %s: not a regular file", path)
+            elif not path.resolve().is_relative_to(base):  # a folder swapped for a link during the walk
+                log.warning("skipping %s: outside the landing folder", path)
+            else:
+                found.append(path)
+    return sorted(found)
 
 
 def scan_landing(
@@ -42,9 +72,9 @@ def scan_landing(
     for flow in all_flows():
         root = landing / flow.landing.folder
         if not flow.landing.scoped:
-            found += [LandingFile(flow.kind, str(p)) for p in _landing_files(root)]
+            found += [LandingFile(flow.kind, str(p)) for p in _landing_files(landing, flow.landing.folder)]
             continue
-        for path in _landing_files(root):
+        for path in _landing_files(landing, flow.landing.folder):
             parts = path.relative_to(root).parts
             if len(parts) < 3 or not parts[0].isdigit() or parts[1] not in jurisdiction:
                 log.warning("ignoring %s: expected %s/<fiscal_year>/<pref_code>/<file>", path, flow.landing.folder)

@@ -180,12 +180,18 @@ def test_server_down_then_retry(warehouse, sink, settings, tmp_path, monkeypatch
 
 
 def test_refused_recipient_sends_to_nobody(sqlite_wh, sink, settings, tmp_path):
+    from tsunagu.deliver import resolve_unknown
+
+    mail = delivery(tmp_path)  # built once: a rebuilt xlsx differs in its timestamps (outbox conflict)
     sink.reject_recipients(r"^chiiki-care@")
-    entry = send(sqlite_wh, delivery(tmp_path), settings=settings)
-    assert entry.status == "failed" and entry.smtp_status == 550 and "chiiki-care" in entry.last_error
+    entry = send(sqlite_wh, mail, settings=settings)
+    # 550 5.1.1 is final (it was "failed" and retried every day before unknown/failed_permanent existed)
+    assert entry.status == "failed_permanent" and entry.smtp_status == 550 and "chiiki-care" in entry.last_error
     assert sink.messages == []  # not even the accepted recipient got it
     sink.clear_faults()
-    assert send(sqlite_wh, delivery(tmp_path), settings=settings).attempts == 2
+    assert send(sqlite_wh, mail, settings=settings).attempts == 1 and sink.messages == []  # not retried by itself
+    resolve_unknown(sqlite_wh, mail.key, "resend", "佐藤", "宛先を県に確認し、受信可能になった")
+    assert send(sqlite_wh, mail, settings=settings).attempts == 2
     assert len(sink.messages) == 1
 
 

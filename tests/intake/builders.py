@@ -81,3 +81,36 @@ def zip_bomb(path: Path, declared: int = 64 * 1024 * 1024) -> Path:
             for _ in range(declared // len(chunk)):
                 member.write(chunk)
     return path
+
+
+# -- valid institutions (for files that go on to validation) ------------------------------------------------
+
+
+def valid_number(seq: int, pref: str = "08", score_table: str = "1") -> str:
+    """A 医療機関番号 with the right check digit for the prefecture (design.md §3)."""
+    from tsunagu.codes import luhn_check_digit
+
+    six = f"01{seq:04d}"
+    payload = six if pref in ("11", "12", "13", "14") else pref + score_table + six
+    return six + str(luhn_check_digit(payload))
+
+
+def clinic_row(seq: int, pref: str = "08", **changes: Any) -> list[Any]:
+    """One institution in FLAT_HEADER order that passes every rule (standard class)."""
+    values = {"institution_number": valid_number(seq, pref), "institution_name": f"水戸在宅クリニック{seq}",
+              "address": f"水戸市三の丸{seq}-12-48", "avg_care_months": 14.5, "total_patients": 120, "deaths_total": 10,
+              "deaths_home": 5, "deaths_other_residence": 2, "deaths_partner_hospital": 2, "deaths_other_hospital": 1,
+              "severe_children": 0, "visits_total": 300, "house_calls": 40, "emergency_house_calls": 12,
+              "home_visits": 250, "nursing_visits": 10, "month_patients_all": 90, "month_patients_home": 60,
+              "month_home_ratio": 66.7, "fulltime_doctors": 3, "partner_institutions": 0, **changes}
+    return [values[f] for f in FLAT_FIELDS]
+
+
+def roster_of(numbers: Iterable[str], pref: str = "08") -> dict:
+    """The register's 在支診 for these 医療機関番号 (all 従来型 clinics)."""
+    from tsunagu.model import RosterEntry
+
+    return {f"{pref}1{n}": RosterEntry(institution_code=f"{pref}1{n}", institution_number=n, prefecture_code=pref,
+                                       institution_name=f"診療所{n}", facility_type="clinic",
+                                       notification_class="standard", notification_symbol="支援診３")
+            for n in numbers}

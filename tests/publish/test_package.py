@@ -51,7 +51,9 @@ def test_package_contents(warehouse, template, tmp_path):
     assert res.rows == 3
     names = {"home_care_reports_2025_08.xlsx", "home_care_reports_2025_08.csv", "datapackage.json", "manifest.json"}
     assert set(res.files) == names
-    assert {p.name for p in res.dir.iterdir()} == names
+    # the municipality files (here every row is in 水戸市 082015) are listed apart from the files a release keeps
+    assert set(res.municipality_files) == {"home_care_reports_2025_08_082015.csv"}
+    assert {p.name for p in res.dir.iterdir()} == names | set(res.municipality_files)
     assert [p.name for p in (out / "2025").iterdir()] == ["08_ibaraki"]  # no temp leftovers
 
     # CSV: BOM, canonical ids in template order, exact rows, inert text
@@ -120,7 +122,8 @@ def test_package_contents(warehouse, template, tmp_path):
     assert all(f.get("description") for f in fields)
     man = json.loads((res.dir / "manifest.json").read_text(encoding="utf-8"))
     assert man["fiscal_year"] == FY and man["prefecture"]["code"] == "08" and man["rows"] == 3
-    assert {f["path"]: f["sha256"] for f in man["files"]} == {k: v for k, v in res.files.items() if k != "manifest.json"}
+    assert {f["path"]: f["sha256"] for f in man["files"]} == {
+        k: v for k, v in (res.files | res.municipality_files).items() if k != "manifest.json"}
     assert all(f["bytes"] == (res.dir / f["path"]).stat().st_size for f in man["files"])
     assert [s["sha256"] for s in man["sources"]] == ["a" * 64]
 
@@ -133,9 +136,11 @@ def test_publish_twice_is_byte_identical(warehouse, template, tmp_path):
     assert [r.dir.name for r in a] == ["08_ibaraki", "09_tochigi"]
     for ra, rb in zip(a, b, strict=True):
         assert ra.files == rb.files
-        for name in ra.files:
+        assert ra.municipality_files == rb.municipality_files
+        for name in ra.files | ra.municipality_files:
             assert (ra.dir / name).read_bytes() == (rb.dir / name).read_bytes()
     assert again[0].files == a[0].files
+    assert again[0].municipality_files == a[0].municipality_files
     with zipfile.ZipFile(a[0].dir / "home_care_reports_2025_08.xlsx") as z:
         assert {i.date_time for i in z.infolist()} == {(2025, 8, 1, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
@@ -167,7 +172,7 @@ def test_failed_publish_keeps_previous_package(warehouse, template, tmp_path, mo
     with pytest.raises(RuntimeError):
         publish_prefecture(warehouse, FY, "08", tmp_path, template=template)
     assert sorted(p.name for p in (tmp_path / "2025").iterdir()) == ["08_ibaraki"]
-    assert {p.name: pkg._sha256(p) for p in good.dir.iterdir()} == good.files
+    assert {p.name: pkg._sha256(p) for p in good.dir.iterdir()} == good.files | good.municipality_files
 
 
 @pytest.mark.postgres
@@ -180,6 +185,7 @@ def test_same_output_from_sqlite_and_postgresql(pg_url, template, tmp_path):
             results[kind] = publish(wh, FY, None, tmp_path / kind / "out", template=template)
     lite, pg = results["sqlite"], results["postgresql"]
     assert [r.files for r in lite] == [r.files for r in pg]
+    assert [r.municipality_files for r in lite] == [r.municipality_files for r in pg]
     for a, b in zip(lite, pg, strict=True):
-        for name in a.files:
+        for name in a.files | a.municipality_files:
             assert (a.dir / name).read_bytes() == (b.dir / name).read_bytes()

@@ -13,9 +13,15 @@ cycle                  config                                      planner
 
 A planner turns one day into :class:`Due` items (a mail under an idempotency key, built only when
 it is really sent). The engine skips keys already sent (the cycle log and the delivery ledger),
-sends the rest through :func:`tsunagu.deliver.send` (exactly once per key, scope-checked), records
+sends the rest through :func:`tsunagu.deliver.send` (at most once per key, scope-checked), records
 every attempt in ``cycle_actions`` and returns an :class:`ActionResult` per item. A failed mail never
 stops the others; it stays retryable and is tried again on the next run. Nothing is sent on closed days.
+
+A mail whose outcome is unknown (the server may have it) is ``unknown``, not ``failed``: it is not sent
+again until an operator decides (:func:`tsunagu.deliver.resolve_unknown`); a mail refused for good
+(``failed_permanent`` in the ledger) is ``failed`` with a detail saying so, and is not sent again
+either. In ``cycle_actions`` both are kept as ``failed`` (with the detail), so that the closing report
+lists them as open.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from tsunagu.warehouse.cycle import as_date, dumps, now_utc, table
 log = logging.getLogger(__name__)
 
 DONE = {"sent", "already_sent"}
+# A run with any of these is not done: it fails visibly (an unknown mail waits for an operator's decision).
+NOT_DONE = ("failed", "blocked", "unknown")
 DISTRIBUTION = "distribution"
 
 
@@ -44,7 +52,7 @@ class ActionResult:
     kind: str
     fiscal_year: int
     day: dt.date
-    status: str  # sent | already_sent | failed | blocked | planned (dry run) | waiting | skipped
+    status: str  # sent | already_sent | failed | unknown | blocked | planned (dry run) | waiting | skipped
     prefecture_code: str | None = None
     key: str | None = None
     version: str | None = None
@@ -139,6 +147,7 @@ def record(run: Run, due: Due, status: str, detail: str, to: Iterable[str]) -> N
     if run.warehouse is None:
         return
     a = table(run.warehouse, "cycle_actions")
+    # unknown is kept as failed (its detail says unknown): not done, listed as open by the closing report
     stored = {"sent": "sent", "already_sent": "sent", "blocked": "blocked"}.get(status, "failed")
     now = now_utc()
     with run.warehouse.transaction(lock=f"cycle_action:{due.key}") as conn:
@@ -168,6 +177,10 @@ def execute(run: Run, due: Due, conn_id: str, now: dt.datetime | None) -> Action
             result.status = "already_sent"
         elif entry.status == "sent":
             result.status = "sent"
+        elif entry.status == "unknown":  # maybe received: never resent blindly, an operator decides
+            result.status, result.detail = "unknown", unknown_detail(entry)
+        elif entry.status == "failed_permanent":  # refused for good: not resent until an operator decides
+            result.status, result.detail = "failed", permanent_detail(entry)
         else:  # failed, or being sent by another worker: retried on the next run
             result.status = "failed"
             result.detail = entry.last_error or f"ledger status {entry.status}"
@@ -183,6 +196,24 @@ def execute(run: Run, due: Due, conn_id: str, now: dt.datetime | None) -> Action
     if result.status in DONE:
         run.sent[due.key] = run.sent.get(due.key) or run.day
     return result
+
+
+def unknown_detail(entry: Any) -> str:
+    """What an operator reads about a mail whose outcome is unknown (ActionResult.detail)."""
+    return (f"送信結果不明のため自動では再送しません。受信者への確認か送信サーバーのログ（Message-ID {entry.message_id}）で"
+            "受信の有無を確かめ、tsunagu.deliver.resolve_unknown で sent（受信済み）か resend（再送する）を記録してください。"
+            f" / outcome unknown, not resent automatically: check with the recipient or in the relay's log "
+            f"(Message-ID {entry.message_id}), then record 'sent' or 'resend' with tsunagu.deliver.resolve_unknown. "
+            f"— {entry.last_error or ''}").strip(" —")
+
+
+def permanent_detail(entry: Any) -> str:
+    """What an operator reads about a mail refused for good (ActionResult.detail)."""
+    reply = f"{entry.smtp_status} {entry.smtp_reply or ''}".strip() if entry.smtp_status else ""
+    return (f"送信不能（恒久的なエラー{('：' + reply) if reply else ''}）。原因（宛先など）を直したら resolve_unknown で "
+            f"resend を記録してください。 / refused for good{(': ' + reply) if reply else ''}; not resent until the "
+            f"cause (e.g. the address) is fixed and 'resend' is recorded with tsunagu.deliver.resolve_unknown. "
+            f"— {entry.last_error or ''}").strip(" —")
 
 
 def run_due(run: Run, items: list[Due], conn_id: str = "smtp_default", now: dt.datetime | None = None

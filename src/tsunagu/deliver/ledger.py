@@ -2,8 +2,29 @@
 
 One row per idempotency key: who got what (recipients, prefecture, fiscal year, data version, files
 with sha256), when, and what the SMTP server answered. Rows move
-``sending -> sent | failed | blocked``; ``failed`` and ``blocked`` rows may be attempted again,
-a ``sent`` row never changes again.
+``sending -> sent | failed | blocked | unknown | failed_permanent``:
+
+=====================  ============================================================  =======================
+status                 meaning                                                       next
+=====================  ============================================================  =======================
+``sending``            an attempt is under way (or its process died)                 see below
+``sent``               the server accepted it (or an operator confirmed receipt)     never changes again
+``failed``             not sent: network, 4xx, or a 5xx not yet final                retried by the next run
+``blocked``            refused by a scope check: nothing was sent                    retried by the next run
+``unknown``            the content went out and no reply came back: maybe received   an operator decides
+``failed_permanent``   refused for good (550/551/553/554, or 5xx on N attempts)      an operator decides
+=====================  ============================================================  =======================
+
+A ``sending`` row older than ``stale_after`` is an attempt that died: the table ``mail_events`` (the
+row's history) tells whether its message content had started to go out (event ``data`` without an
+outcome, or no history at all: ``unknown``) or not (only ``claimed``: retried). :func:`unknown_mails`
+and :func:`problem_mails` list what waits for an operator; ``tsunagu.deliver.resolve_unknown`` records
+the decision (in ``mail_events``: who, when, why).
+
+Ledgers created before ``unknown``/``failed_permanent`` existed (``status VARCHAR(10)`` and a CHECK
+of the four older statuses; until a migration widens them) store them as ``sending``/``failed`` with
+``last_error`` starting ``[unknown] ``/``[failed_permanent] ``; everything here reads both forms the
+same way (:func:`effective_status`, :func:`status_is`), so callers only ever see the real status.
 """
 
 from __future__ import annotations
@@ -14,13 +35,19 @@ import io
 import json
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-LEDGER_STATUSES = ("sending", "sent", "failed", "blocked")
+LEDGER_STATUSES = ("sending", "sent", "failed", "blocked", "unknown", "failed_permanent")
+HELD_STATUSES = frozenset({"unknown", "failed_permanent"})  # never retried automatically: an operator decides
+PROBLEM_STATUSES = ("unknown", "failed_permanent")
+LEGACY_FORM = {"unknown": "sending", "failed_permanent": "failed"}  # how a ledger with the old CHECK keeps them
+EVENTS = ("claimed", "data", "sent", "failed", "failed_permanent", "unknown", "blocked", "resolved_sent",
+          "resolved_resend")
+OUTCOME_EVENTS = frozenset({"sent", "failed", "failed_permanent", "unknown", "blocked"})
 
 _md = sa.MetaData()
 mail_ledger = sa.Table(
@@ -37,7 +64,7 @@ mail_ledger = sa.Table(
     sa.Column("files", sa.Text, nullable=False),
     sa.Column("delivery_mode", sa.String(10)),
     sa.Column("outbox_path", sa.Text),
-    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
     sa.Column("smtp_status", sa.Integer),
     sa.Column("smtp_reply", sa.Text),
     sa.Column("message_id", sa.String(200), nullable=False),
@@ -48,6 +75,20 @@ mail_ledger = sa.Table(
     sa.Column("last_error", sa.Text),
 )
 T = mail_ledger.c
+
+mail_events = sa.Table(
+    "mail_events", _md,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("event_at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("stage", sa.String(10)),
+    sa.Column("smtp_status", sa.Integer),
+    sa.Column("detail", sa.Text),
+)
+E = mail_events.c
 
 
 @dataclass(frozen=True)
@@ -73,7 +114,7 @@ class LedgerEntry:
     files: tuple[FileRecord, ...]
     delivery_mode: str | None  # attached | link | none
     outbox_path: str | None
-    status: str  # sending | sent | failed | blocked
+    status: str  # sending | sent | failed | blocked | unknown | failed_permanent (LEDGER_STATUSES)
     smtp_status: int | None
     smtp_reply: str | None
     message_id: str
@@ -103,6 +144,26 @@ class LedgerEntry:
         return d
 
 
+@dataclass(frozen=True)
+class MailEvent:
+    """One step in a ledger row's history (table ``mail_events``)."""
+
+    key: str
+    seq: int
+    attempt: int
+    event: str  # EVENTS
+    at: dt.datetime  # UTC
+    actor: str | None  # the operator of a decision; None: tsunagu itself
+    stage: str | None  # where an attempt failed: connect | mail | rcpt | data
+    smtp_status: int | None
+    detail: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["at"] = self.at.isoformat()
+        return d
+
+
 class DeliveryFailed(Exception):
     """The mail was not (or not yet) accepted by the server; ``.entry`` is its ledger row."""
 
@@ -112,17 +173,69 @@ class DeliveryFailed(Exception):
 
 
 # ----------------------------------------------------------------------------- table
-_ready: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()
+_ready: weakref.WeakKeyDictionary[sa.Engine, bool] = weakref.WeakKeyDictionary()  # engine -> stores new statuses
 
 
 def ensure_table(warehouse) -> None:
-    """Create the ledger when the warehouse predates it (create_schema() is idempotent)."""
+    """Create the ledger and its history when the warehouse predates them (create_schema() is idempotent)."""
     engine = warehouse.engine
-    if _ready.get(engine):
+    if engine in _ready:
         return
-    if not sa.inspect(engine).has_table("mail_ledger"):
+    inspector = sa.inspect(engine)
+    if not (inspector.has_table("mail_ledger") and inspector.has_table("mail_events")):
         warehouse.create_schema()
-    _ready[engine] = True
+    _ready[engine] = _stores_new_statuses(engine)
+
+
+def _stores_new_statuses(engine: sa.Engine) -> bool:
+    """False for a ledger created with ``status VARCHAR(10)`` and the CHECK of the four older statuses."""
+    inspector = sa.inspect(engine)
+    checks = [c.get("sqltext") or "" for c in inspector.get_check_constraints("mail_ledger")]
+    if any("status" in text and "failed_permanent" not in text for text in checks):
+        return False
+    if engine.dialect.name == "sqlite":  # SQLite does not enforce VARCHAR lengths
+        return True
+    column = next(c for c in inspector.get_columns("mail_ledger") if c["name"] == "status")
+    length = getattr(column["type"], "length", None)
+    return length is None or length >= len("failed_permanent")
+
+
+def stores_new_statuses(warehouse) -> bool:
+    """Whether this warehouse's ledger takes ``unknown``/``failed_permanent`` as they are (else: LEGACY_FORM)."""
+    ensure_table(warehouse)
+    return _ready[warehouse.engine]
+
+
+def _tag(status: str) -> str:
+    return f"[{status}] "
+
+
+def effective_status(status: str, last_error: str | None) -> str:
+    """The status of a row, reading the legacy form (``sending``/``failed`` + ``[unknown] ``/… in last_error)."""
+    for new, legacy in LEGACY_FORM.items():
+        if status == legacy and (last_error or "").startswith(_tag(new)):
+            return new
+    return status
+
+
+def status_is(status: str) -> sa.ColumnElement[bool]:
+    """SQL: the row's effective status is ``status`` (whichever form it is stored in)."""
+    if status in LEGACY_FORM:
+        legacy = sa.and_(T.status == LEGACY_FORM[status], T.last_error.startswith(_tag(status), autoescape=True))
+        return sa.or_(T.status == status, legacy)
+    tags = [_tag(new) for new, legacy in LEGACY_FORM.items() if legacy == status]
+    if tags:
+        return sa.and_(T.status == status, *(sa.or_(T.last_error.is_(None),
+                                                    ~T.last_error.startswith(t, autoescape=True)) for t in tags))
+    return T.status == status
+
+
+def stored_form(warehouse, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` for an UPDATE/INSERT of mail_ledger, in the form this warehouse's ledger accepts."""
+    status = values.get("status")
+    if status not in LEGACY_FORM or stores_new_statuses(warehouse):
+        return values
+    return {**values, "status": LEGACY_FORM[status], "last_error": _tag(status) + (values.get("last_error") or "")}
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -132,15 +245,19 @@ def _split(text: str | None) -> tuple[str, ...]:
 def entry_from_row(row: Any, *, already_sent: bool = False) -> LedgerEntry:
     m = row._mapping if hasattr(row, "_mapping") else row
     files = tuple(FileRecord(f["name"], f["sha256"], int(f["bytes"])) for f in json.loads(m["files"] or "[]"))
+    status = effective_status(m["status"], m["last_error"])
+    last_error = m["last_error"]
+    if status != m["status"]:
+        last_error = last_error[len(_tag(status)):] or None
     return LedgerEntry(
         key=m["key"], kind=m["kind"], fiscal_year=int(m["fiscal_year"]), prefecture_code=m["prefecture_code"],
         recipients=_split(m["recipients"]), cc=_split(m["cc"]), subject=m["subject"],
         data_version=m["data_version"], files=files, delivery_mode=m["delivery_mode"],
-        outbox_path=m["outbox_path"], status=m["status"],
+        outbox_path=m["outbox_path"], status=status,
         smtp_status=int(m["smtp_status"]) if m["smtp_status"] is not None else None,
         smtp_reply=m["smtp_reply"], message_id=m["message_id"], attempts=int(m["attempts"]),
         first_attempt_at=m["first_attempt_at"], last_attempt_at=m["last_attempt_at"], sent_at=m["sent_at"],
-        last_error=m["last_error"], already_sent=already_sent,
+        last_error=last_error, already_sent=already_sent,
     )
 
 
@@ -172,7 +289,7 @@ def ledger(warehouse, *, fiscal_year: int | None = None, kind: str | Iterable[st
     if prefecture_code is not None:
         q = q.where(T.prefecture_code == prefecture_code)
     if status is not None:
-        q = q.where(T.status == status)
+        q = q.where(status_is(status))
     with warehouse.engine.connect() as conn:
         return [entry_from_row(r) for r in conn.execute(q)]
 
@@ -181,6 +298,121 @@ def was_sent(warehouse, key: str) -> bool:
     ensure_table(warehouse)
     with warehouse.engine.connect() as conn:
         return conn.execute(sa.select(T.status).where(T.key == key)).scalar() == "sent"
+
+
+# ----------------------------------------------------------------------------- history
+def add_event(conn: sa.Connection, key: str, attempt: int, event: str, at: dt.datetime, *, actor: str | None = None,
+              stage: str | None = None, smtp_status: int | None = None, detail: str | None = None) -> None:
+    """Append to the key's history (call inside the write transaction that holds the key's lock)."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown mail event {event!r}")
+    seq = conn.execute(sa.select(sa.func.coalesce(sa.func.max(E.seq), 0)).where(E.key == key)).scalar() + 1
+    conn.execute(mail_events.insert().values(key=key, seq=seq, attempt=attempt, event=event, event_at=at, actor=actor,
+                                             stage=stage, smtp_status=smtp_status,
+                                             detail=detail[:4000] if detail else None))
+
+
+def _event(row: Any) -> MailEvent:
+    m = row._mapping
+    return MailEvent(m["key"], int(m["seq"]), int(m["attempt"]), m["event"], m["event_at"], m["actor"], m["stage"],
+                     int(m["smtp_status"]) if m["smtp_status"] is not None else None, m["detail"])
+
+
+def mail_history(warehouse, key: str) -> list[MailEvent]:
+    """The key's history, oldest first: attempts (claimed, data, outcome) and operator decisions."""
+    ensure_table(warehouse)
+    with warehouse.engine.connect() as conn:
+        return [_event(r) for r in conn.execute(sa.select(mail_events).where(E.key == key).order_by(E.seq))]
+
+
+def attempt_verdict(conn: sa.Connection, key: str, attempt: int) -> str:
+    """What became of attempt ``attempt`` of a row left ``sending`` (stale: its process is gone).
+
+    ``unknown``: its message content had started to go out (``data`` and no outcome), or nothing says how
+    it went (a row written before the history existed, or by hand) — the server may have the mail;
+    ``not_sent``: it stopped before the content (only ``claimed``); ``ended``: its outcome is on record
+    and says it was not accepted (the row was set back to ``sending`` by hand): it may be tried again.
+    """
+    events = set(conn.execute(sa.select(E.event).where(E.key == key, E.attempt == attempt)).scalars())
+    outcomes = events & OUTCOME_EVENTS
+    if outcomes:
+        return "unknown" if outcomes & {"sent", "unknown"} else "ended"
+    if "data" in events or not events:
+        return "unknown"
+    return "not_sent"
+
+
+def resend_refusals(conn: sa.Connection, key: str) -> int:
+    """5xx replies to RCPT or DATA on record for the key since an operator last decided to resend it."""
+    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(E.seq), 0))
+                        .where(E.key == key, E.event == "resolved_resend")).scalar()
+    return conn.execute(sa.select(sa.func.count()).select_from(mail_events).where(
+        E.key == key, E.seq > last, E.event.in_(("failed", "failed_permanent")), E.stage.in_(("rcpt", "data")),
+        E.smtp_status >= 500, E.smtp_status < 600)).scalar()
+
+
+STALE_UNKNOWN = ("送信結果不明: {at} UTC の送信処理（{n}回目）が、メール本文の送信を始めたあと、サーバーの応答を記録せずに"
+                 "終了しました（プロセスの強制終了など）。受信されている可能性があるため、自動では再送しません。"
+                 " / outcome unknown: attempt {n} of {at} UTC began sending the message content and ended without "
+                 "recording the server's reply (e.g. its process was killed); the mail may have been received, so "
+                 "it is not resent automatically.")
+
+
+def stale_unknown_error(entry: LedgerEntry) -> str:
+    return STALE_UNKNOWN.format(at=entry.last_attempt_at.isoformat(sep=" "), n=entry.attempts)
+
+
+def utc_naive(now: dt.datetime | None = None) -> dt.datetime:
+    """``now`` (default: the clock) as the ledger stores times: UTC without a zone, whole seconds."""
+    if now is None:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=0)
+
+
+def unknown_mails(warehouse, fiscal_year: int | None = None, *, now: dt.datetime | None = None,
+                  stale_after: dt.timedelta | None = None) -> list[LedgerEntry]:
+    """Mails whose outcome is unknown (oldest first): ``unknown`` rows, and rows left ``sending`` by an
+    attempt that died after its content had started to go out (older than ``stale_after``; shown as
+    ``unknown``, and recorded so by the next run that meets the key). None is retried automatically;
+    each waits for an operator's ``resolve_unknown(..., "sent" | "resend", operator, note)``. The
+    Message-ID of each (``entry.message_id``) is what to look for in the relay's log or the recipient's
+    mailbox.
+    """
+    from tsunagu.deliver.mail import STALE_AFTER
+
+    ensure_table(warehouse)
+    cutoff = utc_naive(now) - (stale_after if stale_after is not None else STALE_AFTER)
+    q = sa.select(mail_ledger).where(sa.or_(status_is("unknown"),
+                                            sa.and_(status_is("sending"), T.last_attempt_at <= cutoff)))
+    if fiscal_year is not None:
+        q = q.where(T.fiscal_year == fiscal_year)
+    out = []
+    with warehouse.engine.connect() as conn:
+        for row in conn.execute(q.order_by(T.first_attempt_at, T.key)):
+            entry = entry_from_row(row)
+            if entry.status == "sending":
+                if attempt_verdict(conn, entry.key, entry.attempts) != "unknown":
+                    continue  # stopped before its content: the next run sends it
+                entry = replace(entry, status="unknown", last_error=stale_unknown_error(entry))
+            out.append(entry)
+    return out
+
+
+def problem_mails(warehouse, fiscal_year: int | None = None, *, now: dt.datetime | None = None,
+                  stale_after: dt.timedelta | None = None) -> list[LedgerEntry]:
+    """What waits for an operator (oldest first): :func:`unknown_mails` and the ``failed_permanent`` mails
+    (the server's reply in ``smtp_status``/``smtp_reply``). A ``failed_permanent`` mail is sent again only
+    after ``resolve_unknown(..., "resend", operator, note)`` (e.g. once the address is corrected)."""
+    ensure_table(warehouse)
+    q = sa.select(mail_ledger).where(status_is("failed_permanent"))
+    if fiscal_year is not None:
+        q = q.where(T.fiscal_year == fiscal_year)
+    with warehouse.engine.connect() as conn:
+        refused = [entry_from_row(r) for r in conn.execute(q)]
+    both = unknown_mails(warehouse, fiscal_year, now=now, stale_after=stale_after) + refused
+    return sorted(both, key=lambda e: (e.first_attempt_at, e.key))
 
 
 # ----------------------------------------------------------------------------- CSV export
@@ -195,7 +427,8 @@ KIND_JA = {
     "correction": "訂正版の送付",
     "closing_report": "年度の完了報告",
 }
-STATUS_JA = {"sending": "送信中", "sent": "送信済", "failed": "送信失敗", "blocked": "送信停止"}
+STATUS_JA = {"sending": "送信中", "sent": "送信済", "failed": "送信失敗", "blocked": "送信停止",
+             "unknown": "送信結果不明", "failed_permanent": "送信不能"}
 MODE_JA = {"attached": "添付", "link": "保存先を案内", "none": "なし"}
 EXPORT_COLUMNS = (
     ("年度", "fiscal_year"), ("種別", "kind_ja"), ("種別ID", "kind"), ("都道府県コード", "prefecture_code"),

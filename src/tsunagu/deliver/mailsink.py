@@ -10,12 +10,19 @@ folder), so a demo run gives the same names every time. Faults can be simulated:
 ``sink.fail_next(2)`` answers 451 to the next two messages, ``sink.reject_recipients(r"@evil\\.")``
 answers 550 to matching recipients; stopping the sink simulates a server that is down.
 
+Two faults leave the outcome unknown to the client, as a real relay can: the message is stored (the
+relay has it and will deliver it), but the client never sees the 250 —
+``sink.drop_after_data()`` closes the TCP connection instead of replying (``reset=True``: an RST),
+``sink.delay_reply(seconds)`` replies only after ``seconds`` (longer than the client's timeout).
+Such messages are in :attr:`MailSink.received` with the reply the client did not get.
+
 ``python -m tsunagu.deliver.mailsink FOLDER [--port 2525]`` runs one until interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import logging
@@ -64,7 +71,18 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        return self.sink._receive(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        reply, fault = self.sink._receive(envelope.mail_from, tuple(envelope.rcpt_tos),
+                                          envelope.original_content or envelope.content)
+        if fault is not None and fault[0] == "drop":
+            # Stored, and the connection goes away before the reply: abort() sends an RST, close() a FIN.
+            if fault[1]:
+                server.transport.abort()
+            else:
+                server.transport.close()
+            await asyncio.Event().wait()  # cancelled by connection_lost(): no reply is ever written
+        if fault is not None and fault[0] == "delay":
+            await asyncio.sleep(fault[1])  # the client gives up meanwhile; its EOF cancels this handler
+        return reply
 
 
 class MailSink:
@@ -75,6 +93,7 @@ class MailSink:
         self._controller = None
         self._lock = threading.Lock()
         self._fail_next: list[str] = []
+        self._after_store: list[tuple[str, float | bool]] = []
         self._rcpt_rules: list[tuple[re.Pattern[str], str]] = []
         self.received: list[Received] = []
 
@@ -84,6 +103,16 @@ class MailSink:
         with self._lock:
             self._fail_next += [f"{code} {text}"] * n
 
+    def drop_after_data(self, n: int = 1, *, reset: bool = False) -> None:
+        """Store the next ``n`` messages, then drop the connection before the 250 reply (``reset``: RST, else FIN)."""
+        with self._lock:
+            self._after_store += [("drop", bool(reset))] * n
+
+    def delay_reply(self, seconds: float, n: int = 1) -> None:
+        """Store the next ``n`` messages and send the 250 only after ``seconds`` (beyond the client's timeout)."""
+        with self._lock:
+            self._after_store += [("delay", float(seconds))] * n
+
     def reject_recipients(self, pattern: str, code: int = 550, text: str = "5.1.1 Mailbox unavailable (simulated)") -> None:
         with self._lock:
             self._rcpt_rules.append((re.compile(pattern, re.IGNORECASE), f"{code} {text}"))
@@ -91,6 +120,7 @@ class MailSink:
     def clear_faults(self) -> None:
         with self._lock:
             self._fail_next.clear()
+            self._after_store.clear()
             self._rcpt_rules.clear()
 
     def _rcpt_fault(self, address: str) -> str | None:
@@ -101,10 +131,13 @@ class MailSink:
         return None
 
     # ------------------------------------------------------------ receiving
-    def _receive(self, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes) -> str:
+    def _receive(self, mail_from: str, rcpt_tos: tuple[str, ...], content: bytes
+                 ) -> tuple[str, tuple[str, float | bool] | None]:
+        """Store the message (unless a failure is due) -> (the reply, a fault to apply after storing)."""
         with self._lock:
             if self._fail_next:
-                return self._fail_next.pop(0)
+                return self._fail_next.pop(0), None
+            fault = self._after_store.pop(0) if self._after_store else None
             self.folder.mkdir(parents=True, exist_ok=True)
             n = len(list(self.folder.glob("*.eml"))) + 1
             msg = email.message_from_bytes(content, policy=email.policy.default)
@@ -113,7 +146,7 @@ class MailSink:
             path.write_bytes(content)
             reply = f"250 2.0.0 Ok: queued as TSU{n:06d}"
             self.received.append(Received(path, mail_from, rcpt_tos, reply))
-            return reply
+            return reply, fault
 
     @property
     def messages(self) -> list[EmailMessage]:

@@ -7,6 +7,15 @@ the envelope is then sent step by step (MAIL, RCPT, DATA) so that the server's f
 text, e.g. ``250 2.0.0 Ok: queued as 4Xy…``) is kept for the ledger. All recipients must be accepted,
 or nothing is sent (RSET): a mail is never delivered to only some of its recipients.
 
+DATA goes in two steps, because they differ in what a failure means. Until the server has answered
+354 to the DATA command, it has no message: any failure is a known "not sent" (:class:`SmtpFailure`
+with its ``stage``: ``connect``, ``mail``, ``rcpt`` or ``data``). Once the content is on its way, only
+the server's final reply tells; if the connection drops or times out before it, the server may
+well have stored the message: :class:`SmtpOutcomeUnknown`, which the caller must not retry blindly.
+``before_content`` runs between the two (the ledger records that the content is about to go out);
+if it raises, the connection is closed without the terminating dot, so the server discards the
+message.
+
 Airflow is imported lazily: importing tsunagu.deliver does not import Airflow.
 """
 
@@ -16,8 +25,9 @@ import datetime as dt
 import hashlib
 import mimetypes
 import os
+import re
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -41,11 +51,22 @@ class SmtpReply:
 
 
 class SmtpFailure(Exception):
-    """The server did not accept the mail (or could not be reached). ``code`` is the SMTP code when there is one."""
+    """The server did not accept the mail (or could not be reached). ``code`` is the SMTP code when there is one,
+    ``reply`` the server's text, ``stage`` where it happened (connect | mail | rcpt | data)."""
 
-    def __init__(self, message: str, code: int | None = None):
+    def __init__(self, message: str, code: int | None = None, *, stage: str = "connect", reply: str | None = None):
         super().__init__(message)
         self.code = code
+        self.stage = stage
+        self.reply = reply
+
+
+class SmtpOutcomeUnknown(SmtpFailure):
+    """The message content was sent and no final reply came back (connection dropped, timeout, garbage):
+    the server may have accepted it. Never retried blindly."""
+
+    def __init__(self, message: str, code: int | None = None, *, reply: str | None = None):
+        super().__init__(message, code, stage="data", reply=reply)
 
 
 def _reply_text(resp: bytes | str) -> str:
@@ -122,30 +143,59 @@ class Session:
     def from_email(self) -> str | None:
         return (self._hook.from_email if self._hook is not None else None) or os.environ.get("TSUNAGU_MAIL_FROM")
 
-    def send(self, msg: EmailMessage, from_addr: str, recipients: Sequence[str]) -> SmtpReply:
+    def send(self, msg: EmailMessage, from_addr: str, recipients: Sequence[str], *,
+             before_content: Callable[[], None] | None = None) -> SmtpReply:
+        """MAIL, RCPT, DATA; the server's acceptance, or SmtpFailure / SmtpOutcomeUnknown (module docstring)."""
         client = self.client
         assert client is not None
-        client.ehlo_or_helo_if_needed()
-        code, resp = client.mail(from_addr)
-        if code != 250:
-            client.rset()
-            raise SmtpFailure(f"MAIL FROM {from_addr} refused: {code} {_reply_text(resp)}", code)
-        refused: list[tuple[str, int, str]] = []
-        for rcpt in recipients:
-            code, resp = client.rcpt(rcpt)
-            if code not in (250, 251):
-                refused.append((rcpt, code, _reply_text(resp)))
-        if refused:
-            client.rset()
-            shown = "; ".join(f"{r}: {c} {t}" for r, c, t in refused)
-            raise SmtpFailure(f"recipient(s) refused, nothing sent: {shown}", refused[0][1])
+        payload = _dot_stuffed(msg.as_bytes(policy=SMTP_POLICY))  # before the transaction: nothing can fail mid-way
+        stage = "mail"
         try:
-            code, resp = client.data(msg.as_bytes(policy=SMTP_POLICY))
-        except smtplib.SMTPDataError as exc:
-            raise SmtpFailure(f"DATA refused: {exc.smtp_code} {_reply_text(exc.smtp_error)}", exc.smtp_code) from None
-        if code != 250:
-            raise SmtpFailure(f"DATA refused: {code} {_reply_text(resp)}", code)
-        return SmtpReply(code=code, text=_reply_text(resp))
+            client.ehlo_or_helo_if_needed()
+            code, resp = client.mail(from_addr)
+            if code != 250:
+                client.rset()
+                raise SmtpFailure(f"MAIL FROM {from_addr} refused: {code} {_reply_text(resp)}", code, stage="mail",
+                                  reply=_reply_text(resp))
+            stage = "rcpt"
+            refused: list[tuple[str, int, str]] = []
+            for rcpt in recipients:
+                code, resp = client.rcpt(rcpt)
+                if code not in (250, 251):
+                    refused.append((rcpt, code, _reply_text(resp)))
+            if refused:
+                client.rset()
+                shown = "; ".join(f"{r}: {c} {t}" for r, c, t in refused)
+                raise SmtpFailure(f"recipient(s) refused, nothing sent: {shown}", refused[0][1], stage="rcpt",
+                                  reply=refused[0][2])
+            stage = "data"
+            code, resp = client.docmd("DATA")
+            if code != 354:
+                raise SmtpFailure(f"DATA refused: {code} {_reply_text(resp)}", code, stage="data", reply=_reply_text(resp))
+        except SmtpFailure:
+            raise
+        except (smtplib.SMTPException, OSError) as exc:  # before the content: the server has no message
+            failure = failure_of(exc)
+            failure.stage = stage
+            raise failure from exc
+        if before_content is not None:
+            try:
+                before_content()
+            except BaseException:
+                client.close()  # no terminating dot: the server discards what it has
+                raise
+        try:
+            client.send(payload)
+            code, resp = client.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SmtpOutcomeUnknown(f"no reply after the message content was sent: {type(exc).__name__}: {exc}"
+                                     ) from exc
+        text = _reply_text(resp)
+        if code == 250:
+            return SmtpReply(code=code, text=text)
+        if 400 <= code < 600:
+            raise SmtpFailure(f"DATA refused: {code} {text}", code, stage="data", reply=text)
+        raise SmtpOutcomeUnknown(f"unreadable reply after the message content was sent: {code} {text}", reply=text)
 
     def __exit__(self, *exc) -> None:
         try:
@@ -159,6 +209,14 @@ class Session:
                 self._hook._smtp_client = None
             self.client = None
             self._hook = None
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload as smtplib.SMTP.data() sends it: leading dots doubled, CRLF, the terminating dot."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def failure_of(exc: BaseException) -> SmtpFailure:

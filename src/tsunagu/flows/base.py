@@ -12,7 +12,8 @@ Ingesting one file (:meth:`Flow.ingest`) is always the same:
 3. the three reports are written (JSON, annotated copy, GX Data Docs);
 4. accepted: ``load()`` (one transaction), then ``outputs()`` (files for people, e.g. a summary);
    rejected or unreadable: the file is quarantined whole;
-5. the outcome is recorded.
+5. the outcome is recorded. Until then the submission is not done (:func:`processed`): a run killed
+   after its load is decided again by the next run, whose load is then a no-op.
 
 Every step is idempotent: a file is keyed by its sha256, loads are keyed upserts, and reports
 are rewritten byte for byte.
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tsunagu.faults import point
 from tsunagu.findings import UnreadableFile
 from tsunagu.model import ValidationResult
 from tsunagu.settings import Settings, get_settings
@@ -32,6 +34,15 @@ from tsunagu.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 FINAL_STATUSES = {"accepted", "rejected", "unreadable", "superseded"}
+
+
+def processed(submission: dict[str, Any]) -> bool:
+    """Done with: a final status and its outcome recorded (``processed_at``).
+
+    A load commits the status before ``record_outcome`` runs, so a kill in between leaves a final status
+    without its template version, report or findings; such a submission is not done.
+    """
+    return submission["status"] in FINAL_STATUSES and submission["processed_at"] is not None
 
 
 @dataclass(frozen=True)
@@ -163,18 +174,21 @@ def begin_submission(
         warehouse.reopen_submission(sid)  # a forced rerun decides again, e.g. after a 個別協議 or a new roster
     elif not is_new:
         done = warehouse.get_submission(sid)
-        if done and done["status"] in FINAL_STATUSES:
+        if done and processed(done):
             intake.skipped = Outcome(
                 kind, str(path), intake.sha, "skipped", prefecture_code, fiscal_year, rows=done.get("rows") or 0,
                 submission_id=sid, note=f"already processed as {done['status']}",
             )
+        elif done and done["status"] in FINAL_STATUSES:
+            log.warning("submission %s is %s without a recorded outcome (an earlier run was killed): "
+                        "deciding it again", sid, done["status"])
     return intake
 
 
 def finish_submission(intake: Intake, checked: Checked, *, load, outputs=None) -> Outcome:
     """Write the reports, then load (accepted) and write the outputs, or quarantine; record the outcome."""
     from tsunagu.validate.reports import write_reports
-    from tsunagu.warehouse.archive import quarantine
+    from tsunagu.warehouse.archive import quarantine, short_name
 
     result = checked.result
     fy = checked.fiscal_year if checked.fiscal_year is not None else intake.fiscal_year
@@ -188,12 +202,13 @@ def finish_submission(intake: Intake, checked: Checked, *, load, outputs=None) -
     metadata = {"kind": intake.kind, "prefecture_code": intake.prefecture_code, "fiscal_year": fy,
                 "submission_id": intake.sid, "sha256": intake.sha, "original_name": intake.path.name}
     paths = write_reports(result, checked.table, intake.path, report_dir,
-                          stem=f"{intake.sha[:12]}_{intake.path.stem}", metadata=metadata)
+                          stem=f"{intake.sha[:12]}_{short_name(intake.path.stem)}", metadata=metadata)  # < 255 bytes
     outcome.reports = {k: str(v) for k, v in paths.items()}
     if intake.dry_run:
         return outcome
     if result.status == "accepted":
         loaded = load()
+        point("after_load_commit")
         notes = [loaded.note] if loaded.note else []
         if loaded.current and outputs is not None and (written := outputs()):
             notes.append(written)

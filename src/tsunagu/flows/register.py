@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from tsunagu.findings import UnreadableFile
-from tsunagu.flows.base import FINAL_STATUSES, Flow, Landing, Outcome, open_warehouse
+from tsunagu.flows.base import Flow, Landing, Outcome, open_warehouse, processed
 from tsunagu.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -21,10 +23,36 @@ log = logging.getLogger(__name__)
 KIND = "register"
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_parent: int | None = None  # in a worker: the pid of the process that forked it
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: a worker dies with its parent, even with a kill -9 of it, never left an orphan.
+
+    Linux sends SIGKILL when the forking thread ends (prctl PR_SET_PDEATHSIG, via ctypes: no new
+    dependency; the pool lives inside the calling thread's ``with``). A parent already gone before the
+    prctl, or a system without it, is caught by checking the parent pid, here and before each file.
+    """
+    global _parent
+    _parent = parent
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _exit_if_orphaned()
+
+
+def _exit_if_orphaned() -> None:
+    if _parent is not None and os.getppid() != _parent:
+        os._exit(1)
+
+
 def _parse_register(path: str):
     """Parse in a worker process; an unreadable file comes back as its exception."""
     from tsunagu.intake.register import parse_register
 
+    _exit_if_orphaned()
     try:
         return parse_register(Path(path))
     except UnreadableFile as exc:
@@ -41,7 +69,8 @@ def parse_registers(paths: list[Path]) -> list:
     try:
         # fork: the workers only read files, and they start without re-importing anything.
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1), mp_context=context,
+                                 initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             return list(pool.map(_parse_register, [str(p) for p in paths]))
     except (OSError, AssertionError, RuntimeError) as exc:  # e.g. a daemonic worker may not have children
         log.warning("parallel register parsing unavailable (%s); parsing one by one", exc)
@@ -77,7 +106,7 @@ class RegisterFlow(Flow):
             archived = [archive_raw(p, settings) for p in paths]  # raw is sacred: archived before parsing
             shas = [a.sha256 for a in archived]
         done = {} if (dry_run or force) else {
-            o["sha256"]: o for o in warehouse.outcomes(kind=KIND) if o["status"] in FINAL_STATUSES
+            o["sha256"]: o for o in warehouse.outcomes(kind=KIND) if processed(o)
         }
         outcomes: list[Outcome | None] = [
             Outcome(KIND, str(p), sha, "skipped", prefecture_code=done[sha]["sender"] or None,

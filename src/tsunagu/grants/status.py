@@ -48,7 +48,8 @@ from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from tsunagu.publish.package import ScopeError, inert
+from tsunagu.publish.cells import inert, put
+from tsunagu.publish.package import ScopeError
 
 __all__ = [
     "AMOUNT_FIELDS", "COLUMNS", "STATES", "STATE_JA", "Board", "Column", "ScopeError", "amount_fields",
@@ -368,14 +369,7 @@ def _width(text: str) -> int:
 def _set(ws: Any, row: int, col: int, value: Any) -> Cell:
     """Write a cell; text is inert and an explicit string cell, never a formula."""
     cell = ws.cell(row=row, column=col)
-    if value is None:
-        return cell
-    if isinstance(value, str):
-        cell.value = inert(value)
-        cell.data_type = "s"
-    else:
-        cell.value = value
-    return cell
+    return cell if value is None else put(cell, value)
 
 
 _FORMATS = {"code": "@", "yen": "#,##0", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "int": "#,##0"}

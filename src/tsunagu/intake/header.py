@@ -9,6 +9,7 @@ whose labels match the most template fields.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,11 +199,20 @@ def best_header(sheets: list, template: FormTemplate) -> tuple[Any, Header] | No
     return best
 
 
-def header_findings(header: Header, template: FormTemplate, sheet: str) -> list[Finding]:
-    """Required columns that are missing (errors) and columns given twice (warnings: the first is used)."""
+def header_findings(
+    header: Header, template: FormTemplate, sheet: str, *, alternatives: Mapping[str, Sequence[str]] | None = None,
+) -> list[Finding]:
+    """Required columns that are missing (errors) and columns given twice (warnings: the first is used).
+
+    alternatives: a required field whose value another column gives (様式11の3: a 医療機関コード column
+    gives the 医療機関番号) is not missing when that column is there.
+    """
     findings: list[Finding] = []
+    alternatives = alternatives or {}
     for f in template.fields:
         if f.required and not f.derived and f.id not in header.columns:
+            if any(alt in header.columns for alt in alternatives.get(f.id, ())):
+                continue
             findings.append(error(
                 "missing_column",
                 f"必須の列『{f.label_ja}』が見つかりません（見出し行 {header.top + 1}行目）",

@@ -3,6 +3,14 @@
 Structure problems (missing columns) and cells that cannot be converted become
 findings that name the sheet, row and column; the rest of the file is still parsed.
 Checks between fields (sums, thresholds, roster) belong to the validator.
+
+Offices send Excel, CSV or PDF (design.md §2.1). Besides institutions, a table has rows
+that are none: 合計/小計 rows, the header (and the title above it) printed again on each
+page of a PDF or pasted again into a sheet, and notes under the table (※1 …, 注）…,
+（注）…, 以下余白). Those are skipped without a finding. A table may identify the
+institutions by their 10-digit 医療機関コード instead of the 7-digit 医療機関番号: the
+number is then taken from the code (都道府県コード 2 + 点数表 1 + 医療機関番号 7) and
+the rules check the code's check digit, prefecture and 点数表.
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
 KIND = "home_care_report"
+MAX_ROWS = 10_000  # one prefecture's 在支診/在支病: a few hundred, 2,000 in the largest; more is not this table
+
+# A note under the table: ※1 …, *1 …, 注）…, 注1 …, （注）…, (注1) …, 備考: …, 出典: …, 以下余白 (after NFKC).
+_NOTE = re.compile(r"^(?:※|\*|\(?注(?:記|意|\d|[)）:.、．\s]|$)|\(?(?:備考|出典|資料)[)）:]|以下余白)")
 
 _ERA_FY = re.compile(r"^(令和|平成|R|H)\s*(元|\d{1,2})\s*(?:年度?)?$", re.IGNORECASE)
 _WEST_FY = re.compile(r"^(\d{4})\s*(?:年度?)?$")
@@ -156,16 +168,11 @@ def _label_columns(header: Header, template: FormTemplate) -> list[int]:
     return sorted(cols)
 
 
-def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | None, label_cols: list[int]) -> bool:
-    """合計・小計・総計 rows: a marker in a label cell, and no institution number."""
-    if number_col is not None and number_col < len(row):
-        number = row[number_col]
-        if not normalize.is_blank(number):
-            try:
-                if normalize.to_code(number, 7):
-                    return False
-            except ValueError:
-                pass
+def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | None, label_cols: list[int],
+                 code_col: int | None = None) -> bool:
+    """合計・小計・総計 rows: a marker in a label cell, and no institution number (or code)."""
+    if _has_institution(row, number_col, code_col):
+        return False
     width = len(row)
     for c in label_cols:
         if c >= width:
@@ -178,6 +185,59 @@ def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | Non
     return False
 
 
+CODE_FOR_NUMBER = {"institution_number": ("institution_code",)}  # a 医療機関コード column stands for the number
+
+
+def _code_in(row: list[Any], col: int | None, digits: int) -> bool:
+    if col is None or col >= len(row) or normalize.is_blank(row[col]):
+        return False
+    try:
+        return bool(normalize.to_code(row[col], digits))
+    except ValueError:
+        return False
+
+
+def _has_institution(row: list[Any], number_col: int | None, code_col: int | None) -> bool:
+    """A 医療機関番号 (7 digits) or 医療機関コード (10 digits) in its column: the row is an institution."""
+    return _code_in(row, number_col, 7) or _code_in(row, code_col, 10)
+
+
+def _row_key(row: list[Any]) -> tuple[str, ...]:
+    keys = [normalize.label_key(c) if not normalize.is_blank(c) else "" for c in row]
+    while keys and not keys[-1]:
+        keys.pop()
+    return tuple(keys)
+
+
+def _header_band(grid: list[list[Any]], header: Header) -> set[tuple[str, ...]]:
+    """The rows above the data (title, header, units), as they would look printed again on a later page."""
+    band = {_row_key(grid[i]) for i in range(min(header.first_data_row, len(grid)))}
+    band.discard(())
+    return band
+
+
+def _first_text(row: list[Any]) -> str | None:
+    for cell in row:
+        if not normalize.is_blank(cell):
+            return cell if isinstance(cell, str) else None
+    return None
+
+
+def _is_note(row: list[Any]) -> bool:
+    """※1 …, 注）…, （注）…, 以下余白: a note under the table (its first cell says so)."""
+    text = _first_text(row)
+    return text is not None and bool(_NOTE.match(normalize.nfkc(text).replace(" ", "")))
+
+
+def _is_note_continuation(row: list[Any], numeric_cols: set[int]) -> bool:
+    """The next line of a note: one cell of text (not a number in a numeric column)."""
+    filled = [(i, c) for i, c in enumerate(row) if not normalize.is_blank(c)]
+    if len(filled) != 1:
+        return False
+    i, cell = filled[0]
+    return isinstance(cell, str) and not (i in numeric_cols and _is_number(cell))
+
+
 def parse_home_care_report(
     path: Path,
     *,
@@ -185,13 +245,13 @@ def parse_home_care_report(
     prefecture_code: str | None = None,
     fiscal_year: int | None = None,
 ) -> ParsedTable:
-    """Parse an office's tabulated 様式11の3 file (xlsx, xls, CSV).
+    """Parse an office's tabulated 様式11の3 file (xlsx, xls, CSV, a text PDF).
 
     prefecture_code (the sending office's prefecture) and fiscal_year fill the columns
     a file does not have. Raises UnreadableFile when the file cannot be read at all or
     has no recognisable header.
     """
-    sheets = read_sheets(Path(path))
+    sheets = read_sheets(Path(path), pdf=True)
     sheet, header = _choose(sheets, template)
     return parse_rows(sheet, header, template, prefecture_code=prefecture_code, fiscal_year=fiscal_year)
 
@@ -205,25 +265,49 @@ def parse_rows(
     fiscal_year: int | None = None,
 ) -> ParsedTable:
     name = sheet.name
-    findings: list[Finding] = header_findings(header, template, name)
+    findings: list[Finding] = header_findings(header, template, name, alternatives=CODE_FOR_NUMBER)
     specs = {f.id: f for f in template.fields}
 
     mapped = [(fid, col, column_letter(col), specs[fid], converter(specs[fid])) for fid, col in header.columns.items()]
     letters = {fid: letter for fid, _, letter, _, _ in mapped}
+    # Identified by 医療機関コード only: the number is the code's last 7 digits, and lives in the code's cell.
+    number_from_code = "institution_number" not in header.columns and "institution_code" in header.columns
+    if number_from_code:
+        letters["institution_number"] = letters["institution_code"]
     pref_arg = normalize.to_code(prefecture_code, 2) if prefecture_code else None
     number_col = header.columns.get("institution_number")
+    code_col = header.columns.get("institution_code")  # a row with either is an institution
     markers = template.skip_row_markers
     label_cols = _label_columns(header, template)
+    numeric_cols = {c for fid, c in header.columns.items() if specs[fid].type in ("int", "decimal")}
+    repeated = _header_band(sheet.rows, header)
     report_month = template.report_month
 
     rows: list[ParsedRow] = []
     grid = sheet.rows
+    in_notes = False
     for i in range(header.first_data_row, len(grid)):
         row = grid[i]
         if all(normalize.is_blank(c) for c in row):
             continue
-        if _is_skip_row(row, markers, number_col, label_cols):
-            continue
+        if not _has_institution(row, number_col, code_col):
+            if _is_skip_row(row, markers, None, label_cols):  # 合計, 小計
+                continue
+            if repeated and _row_key(row) in repeated:  # the header (or the title) again: a new page
+                continue
+            if _is_note(row):  # ※1 …, 注）…, 以下余白
+                in_notes = True
+                continue
+            if in_notes and _is_note_continuation(row, numeric_cols):
+                continue
+        if len(rows) >= MAX_ROWS:
+            raise UnreadableFile(
+                "too_many_rows",
+                f"シート『{name}』の医療機関の行が多すぎます（{MAX_ROWS:,}行を超えています）。"
+                "1医療機関1行の集計表か確認してください。",
+                f"Sheet '{name}' has too many institution rows (over {MAX_ROWS:,}). Please check that this is the "
+                "tabulated form 11-3 (one row per institution).",
+            )
         excel_row = i + 1
         values: dict[str, Any] = dict.fromkeys(specs)
         raw: dict[str, Any] = {}
@@ -237,6 +321,10 @@ def parse_rows(
                 values[fid] = None
                 findings.append(invalid_value(spec, cell, name, excel_row, letter))
         # Derived values, for the columns a file does not have (or leaves blank).
+        if number_from_code:
+            raw["institution_number"] = raw.get("institution_code")
+            code = values["institution_code"]
+            values["institution_number"] = code[3:] if isinstance(code, str) and len(code) == 10 else None
         if values["prefecture_code"] is None:
             values["prefecture_code"] = pref_arg
         if values["report_date"] is None and report_month:

@@ -22,7 +22,8 @@ from openpyxl.utils import get_column_letter
 from tsunagu.intake.survey_return import load_survey_template, programs
 from tsunagu.jurisdiction import load_jurisdiction
 from tsunagu.municipalities import load_municipalities
-from tsunagu.publish.package import ScopeError, inert
+from tsunagu.publish.cells import safe
+from tsunagu.publish.package import ScopeError
 from tsunagu.validate.reports import save_deterministic
 from tsunagu.warehouse.surveys import KIND, survey_status
 
@@ -50,7 +51,7 @@ def _header(ws, row: int, labels: list[str], widths: list[float] | None = None) 
 
 
 def _row(ws, values: list) -> None:
-    ws.append([inert(v) if isinstance(v, str) else v for v in values])
+    ws.append([safe(v) for v in values])  # text inert and cleaned
     for cell in ws[ws.max_row]:
         cell.border = BOX
 

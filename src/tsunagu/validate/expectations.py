@@ -4,8 +4,14 @@ The suite is generated from the template's FieldSpecs (`field_expectations`), so
 both GX and a pure-Python evaluator (`evaluate_python`, used when use_gx=False and as a fallback when
 GX raises on one expectation). Each failing cell becomes one Finding pointing at sheet, row and column.
 
-great_expectations is imported only inside functions: importing it takes seconds, and DAG parsing
-and the register path must never pay for it.
+Who uses which: the pipeline (ingest, the DAG tasks) runs GX and keeps its result for the Data Docs;
+the one-shot CLI (`tsunagu validate`, any kind) evaluates the same suite in Python, because importing
+GX costs a whole process ~10 s for a file that validates in well under one. Both give the same
+findings: tests/validate/test_parity.py runs every case of the tests, the demo files and generated
+edge cases through both (`gx_outcomes` gives what GX itself computed, expectation by expectation).
+
+great_expectations is imported only inside functions: importing it takes seconds, and DAG parsing,
+the register path and the CLI's default must never pay for it.
 """
 
 from __future__ import annotations
@@ -258,7 +264,16 @@ def run_gx(
         result_format={"result_format": "COMPLETE"},
         run_id=RunIdentifier(run_name=name),
     )
-    outcomes: list[list[int] | bool] = [evaluate_python(e, rows, present) for e in expectations]
+    outcomes = [
+        evaluate_python(e, rows, present) if outcome is None else outcome  # GX raised: the Python outcome
+        for e, outcome in zip(expectations, gx_outcomes(result, expectations), strict=True)
+    ]
+    return outcomes, result
+
+
+def gx_outcomes(result: Any, expectations: Sequence[FieldExpectation]) -> list[list[int] | bool | None]:
+    """Each expectation's outcome as GX computed it (the shape of `evaluate_python`); None where GX raised."""
+    outcomes: list[list[int] | bool | None] = [None] * len(expectations)
     for res in result.results:
         i = (res.expectation_config.meta or {}).get("tsunagu_index")
         if i is None:
@@ -269,14 +284,14 @@ def run_gx(
             isinstance(v, dict) and v.get("raised_exception") for v in info.values()
         )
         if raised:
-            continue  # keep the Python outcome for this expectation
+            continue
         if exp.type == EXIST:
             outcomes[i] = bool(res.success)
         elif res.success:
             outcomes[i] = []
         else:
             outcomes[i] = sorted(int(x) for x in (res.result or {}).get("unexpected_index_list") or [])
-    return outcomes, result
+    return outcomes
 
 
 def build_data_docs(gx_result: Any, target: Path, *, name: str = "tsunagu") -> Path:

@@ -2,7 +2,9 @@
 
 - <stem>.json: result.to_json() plus submission metadata; UTF-8, sorted, indented (deterministic).
 - <stem>.xlsx: the submitter's sheet with every finding's cell filled (red = error, yellow = warning) and a
-  Japanese comment on it, plus a sheet 「エラー一覧」 listing all findings. Byte-deterministic.
+  Japanese comment on it, plus a sheet 「エラー一覧」 listing all findings. Byte-deterministic. It holds no
+  live formula (a formula becomes its cached value, else its text made inert) and no character XML
+  cannot hold (:mod:`tsunagu.publish.cells`).
 - <stem>_data_docs/: Great Expectations Data Docs of the field-rule run (skipped without a GX result).
 """
 
@@ -20,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import MergedCell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string
 
 from tsunagu.findings import Finding
 from tsunagu.model import ParsedTable, ValidationResult
+from tsunagu.publish.cells import clean, inert, put, safe
 
 ERROR_COLOR = "FFFFC7CE"  # Excel's light red ("bad")
 WARNING_COLOR = "FFFFEB9C"  # Excel's light yellow ("neutral")
@@ -97,14 +100,14 @@ def write_json(result: ValidationResult, path: Path, *, source_path: Path | None
 
 
 def _sheet_title(name: str | None) -> str:
-    title = _BAD_SHEET_CHARS.sub("_", name or "データ").strip("'")[:31]
+    title = _BAD_SHEET_CHARS.sub("_", clean(name or "データ")).strip("'")[:31]
     return title or "データ"
 
 
 def _cell_value(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool, dt.date, dt.datetime, dt.time)):
+    if value is None or isinstance(value, (int, float, bool, dt.date, dt.datetime, dt.time)):
         return value
-    return str(value)
+    return clean(str(value))  # openpyxl refuses control characters
 
 
 def _open_source(table: ParsedTable, source_path: Path):
@@ -113,6 +116,7 @@ def _open_source(table: ParsedTable, source_path: Path):
         try:
             wb = load_workbook(source_path)
             ws = wb[table.sheet] if table.sheet in wb.sheetnames else wb.active
+            _make_inert(wb, source_path)
             return wb, ws
         except Exception:  # noqa: BLE001 - encrypted or odd files: fall back to the parsed grid
             pass
@@ -121,7 +125,31 @@ def _open_source(table: ParsedTable, source_path: Path):
     ws.title = _sheet_title(table.sheet)
     for row in table.grid:
         ws.append([_cell_value(v) for v in row])
+    _make_inert(wb, None)  # CSV text starting with "=" was just made a formula by openpyxl
     return wb, ws
+
+
+def _make_inert(wb, source_path: Path | None) -> None:
+    """No live formula and no character XML cannot hold in the copy we send back.
+
+    A formula cell becomes the value Excel cached for it (read from ``source_path``), else its text made
+    inert; other text stays a string cell as sent, cleaned. Only stored cells are visited: a sheet's
+    dimension can claim a million rows.
+    """
+    cached = None
+    for ws in wb.worksheets:
+        for cell in list(ws._cells.values()):  # stored cells only: iter_rows() creates the rest
+            if not isinstance(cell, Cell):
+                continue
+            if cell.data_type == "f":
+                if cached is None and source_path is not None:
+                    cached = load_workbook(source_path, data_only=True)
+                value = cached[ws.title][cell.coordinate].value if cached is not None else None
+                if value is None:  # no cached value (openpyxl-written files have none)
+                    value = inert(getattr(cell.value, "text", None) or str(cell.value))
+                put(cell, value)
+            elif isinstance(cell.value, str):
+                put(cell, cell.value, make_inert=False)  # a string cell already: never evaluated
 
 
 def _first_column(table: ParsedTable | None) -> str:
@@ -163,7 +191,7 @@ def annotate(ws, findings: list[Finding], first_column: str) -> None:
         is_error = any(f.severity == "error" for f in items)
         cell.fill = ERROR_FILL if is_error else WARNING_FILL
         text = "\n".join(f"【{SEVERITY_JA[f.severity]}】{f.message_ja}" for f in items)
-        comment = Comment(text, COMMENT_AUTHOR)
+        comment = Comment(clean(text), COMMENT_AUTHOR)  # a message may quote the sender's value
         comment.width = 320
         comment.height = min(60 + 40 * len(items) + len(text) // 2, 400)
         cell.comment = comment
@@ -177,7 +205,8 @@ def add_findings_sheet(wb, findings: list[Finding], table: ParsedTable | None) -
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for f in findings:
-        ws.append([f.row, f.column, _label(table, f.field), SEVERITY_JA[f.severity], f.message_ja, f.message_en, f.code])
+        ws.append([safe(v) for v in (f.row, f.column, _label(table, f.field), SEVERITY_JA[f.severity], f.message_ja,
+                                     f.message_en, f.code)])
         fill = ERROR_FILL if f.severity == "error" else WARNING_FILL
         ws.cell(row=ws.max_row, column=4).fill = fill
     for col, width in zip("ABCDEFG", (6, 6, 28, 8, 80, 80, 24), strict=True):

@@ -140,11 +140,19 @@ _SIX = re.compile(r"^\d{6}$")
 _TEN = re.compile(r"^\d{10}$")
 
 
+def _number_from_code(ctx: RuleContext) -> bool:
+    """The table has no 医療機関番号 column: the parser took the number from the 医療機関コード (same cell)."""
+    column = ctx.columns.get("institution_code")
+    return column is not None and ctx.columns.get("institution_number") == column
+
+
 @RULES.rule("check_digit",
             ja="医療機関番号 {number} の検査数字(末尾の1桁)が正しくありません。番号を確認してください",
             en="the check digit (last digit) of institution number {number} is wrong")
 def institution_number_check_digit(rows: list[RowView], ctx: RuleContext) -> Hits:
     """医療機関番号: the prefecture's check digit (Luhn). Bad formats are left to the field rules."""
+    if _number_from_code(ctx):
+        return  # institution_code_check_digit says it of the code
     for r in rows:
         number = r.get("institution_number")
         if isinstance(number, str) and _SEVEN.match(number):
@@ -155,6 +163,25 @@ def institution_number_check_digit(rows: list[RowView], ctx: RuleContext) -> Hit
                 number, pref, ctx.jurisdiction.get(pref).check_digit, IKA
             ):
                 yield Hit(r, "institution_number", number=number)
+
+
+@RULES.rule("check_digit",
+            ja="医療機関コード {code} の医療機関番号(下7桁 {number})の検査数字(末尾の1桁)が正しくありません。コードを確認してください",
+            en="the check digit of the institution number {number} in institution code {code} is wrong")
+def institution_code_check_digit(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """A table with 医療機関コード only: the number in it (its last 7 digits) has the check digit of the
+    code's prefecture (the sending office's when the code's is not in the jurisdiction) and 点数表."""
+    if not _number_from_code(ctx):
+        return
+    for r in rows:
+        code = r.get("institution_code")
+        if not (isinstance(code, str) and _TEN.match(code)) or "institution_number" in r.bad:
+            continue
+        pref = code[:2] if code[:2] in ctx.jurisdiction else ctx.prefecture_code
+        if pref in ctx.jurisdiction and not institution_number_is_valid(
+            code[3:], pref, ctx.jurisdiction.get(pref).check_digit, code[2]  # a wrong 点数表 is said once, below
+        ):
+            yield Hit(r, "institution_code", code=code, number=code[3:])
 
 
 @RULES.rule("check_digit",
@@ -172,15 +199,31 @@ def municipality_code_check_digit(rows: list[RowView], ctx: RuleContext) -> Hits
             ja="医療機関コード {code} が医療機関番号 {number} と一致しません(都道府県コード2桁 + 1 + 医療機関番号7桁)",
             en="institution code {code} does not match institution number {number} (prefecture 2 + 1 + number 7)")
 def institution_code_consistency(rows: list[RowView], ctx: RuleContext) -> Hits:
-    """A 医療機関コード given in the file must be 都道府県コード + 1 (医科) + 医療機関番号."""
-    if not ctx.columns.get("institution_code"):
+    """A 医療機関コード given in the file next to the 医療機関番号 ends with that number (and its 点数表 is 医科:
+    institution_code_is_medical)."""
+    if not ctx.columns.get("institution_code") or _number_from_code(ctx):
         return
     for r in rows:
         code, number = r.get("institution_code"), r.get("institution_number")
         if not (isinstance(code, str) and _TEN.match(code) and isinstance(number, str) and _SEVEN.match(number)):
             continue
-        if code[3:] != number or code[2] != IKA:
+        if code[3:] != number:
             yield Hit(r, "institution_code", code=code, number=number)
+
+
+@RULES.rule("code_mismatch",
+            ja="医療機関コード {code} の3桁目(点数表番号)が {digit} です。在支診・在支病は医科(1)です"
+               "(都道府県コード2桁 + 1 + 医療機関番号7桁)",
+            en="institution code {code} has score table {digit} (3rd digit); home-care support institutions are "
+               "医科 (1)")
+def institution_code_is_medical(rows: list[RowView], ctx: RuleContext) -> Hits:
+    """A 医療機関コード in the file has 点数表番号 1 (医科): 在支診/在支病 are 医科 (歯科 3, 薬局 4 are not)."""
+    if not ctx.columns.get("institution_code"):
+        return
+    for r in rows:
+        code = r.get("institution_code")
+        if isinstance(code, str) and _TEN.match(code) and code[2] != IKA:
+            yield Hit(r, "institution_code", code=code, digit=code[2])
 
 
 @RULES.rule("wrong_prefecture",

@@ -3,24 +3,32 @@
 ``archive/sha256/<ab>/<cd>/<sha256><suffix>`` holds every received file exactly as it came in
 (design.md §5 "raw is sacred"). ``quarantine/<fiscal_year>/<sender>/<sha256[:12]>_<name>/`` holds a
 rejected file next to a REASON.txt in Japanese and English.
+
+A name we build from a sender's file name (quarantine, reports) keeps at most ``NAME_BYTES`` bytes of it
+(:func:`short_name`): file systems allow 255 bytes per name, and a legal long Japanese name plus our
+prefix would not fit. The sha256 prefix in front keeps such names unique.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsunagu.faults import point
 from tsunagu.findings import Finding
 from tsunagu.settings import Settings
 
 CHUNK = 1024 * 1024
 READ_ONLY = 0o444
+NAME_BYTES = 200  # of a sender's name in a name we build: with "<sha12>_" and "_data_docs" still < 255
 
 
 @dataclass(frozen=True)
@@ -49,38 +57,75 @@ def _suffix(name: str) -> str:
 
 
 def archive_raw(path: str | os.PathLike[str], settings: Settings, original_name: str | None = None) -> ArchivedFile:
-    """Copy ``path`` into the content-addressed archive (streaming hash, atomic, read-only, deduplicated)."""
+    """Copy ``path`` into the content-addressed archive (streaming hash, atomic, read-only, deduplicated).
+
+    Partial ``.incoming-*`` files of archivers killed mid-copy are removed here (:func:`temporaries_lock`).
+    """
     src = Path(path)
     name = original_name or src.name
     root = settings.archive_dir / "sha256"
     root.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=root)
-    tmp = Path(tmp_name)
-    try:
-        h, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            while chunk := f.read(CHUNK):
-                h.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        digest = h.hexdigest()
-        folder = root / digest[:2] / digest[2:4]
-        folder.mkdir(parents=True, exist_ok=True)
-        existing = sorted(folder.glob(f"{digest}*"))
-        if existing:
-            return ArchivedFile(digest, existing[0], existing[0].stat().st_size, name, is_new=False)
-        dest = folder / f"{digest}{_suffix(name)}"
-        os.chmod(tmp, READ_ONLY)
+    with temporaries_lock(root, sweep=lambda: _remove_partial_files(root)):
+        fd, tmp_name = tempfile.mkstemp(prefix=".incoming-", dir=root)
+        tmp = Path(tmp_name)
         try:
-            os.link(tmp, dest)  # fails if another process archived the same bytes meanwhile
-            is_new = True
-        except FileExistsError:
-            is_new = False
-        return ArchivedFile(digest, dest, size, name, is_new=is_new)
+            h, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                point("archive_partial")
+                os.fsync(out.fileno())
+            digest = h.hexdigest()
+            folder = root / digest[:2] / digest[2:4]
+            folder.mkdir(parents=True, exist_ok=True)
+            existing = sorted(folder.glob(f"{digest}*"))
+            if existing:
+                return ArchivedFile(digest, existing[0], existing[0].stat().st_size, name, is_new=False)
+            dest = folder / f"{digest}{_suffix(name)}"
+            os.chmod(tmp, READ_ONLY)
+            try:
+                os.link(tmp, dest)  # fails if another process archived the same bytes meanwhile
+                is_new = True
+            except FileExistsError:
+                is_new = False
+            return ArchivedFile(digest, dest, size, name, is_new=is_new)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def temporaries_lock(folder: Path, sweep: Callable[[], None]) -> Generator[None, None, None]:
+    """Hold ``folder`` while writing temporary files in it; first ``sweep`` dead writers' ones if no writer is live.
+
+    Writers hold a shared flock on the folder itself (no lock file next to the data). A writer killed
+    with kill -9 leaves its temporaries but not its lock, so whoever gets the lock exclusively knows
+    that every temporary there is a dead writer's. A live writer's are never touched: then the sweep
+    waits for a later run.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB):
+            sweep()
+        _flock(fd, fcntl.LOCK_SH)
+        yield
     finally:
-        tmp.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _remove_partial_files(root: Path) -> None:
+    for partial in root.glob(".incoming-*"):
+        partial.unlink(missing_ok=True)
+
+
+def _flock(fd: int, how: int) -> bool:
+    try:
+        fcntl.flock(fd, how)
+        return True
+    except OSError:  # held by a live writer, or no locks on this file system: sweep nothing
+        return False
 
 
 def archived_path(sha256: str, settings: Settings) -> Path | None:
@@ -89,10 +134,20 @@ def archived_path(sha256: str, settings: Settings) -> Path | None:
     return found[0] if found else None
 
 
+def short_name(name: str, limit: int = NAME_BYTES) -> str:
+    """``name`` in at most ``limit`` bytes of UTF-8: its stem cut on a character boundary, its suffix kept."""
+    name = name.encode("utf-8", "replace").decode("utf-8")  # undecodable bytes in a name (surrogates) → "?"
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    suffix = Path(name).suffix if _suffix(name) else ""  # an ordinary short suffix (.csv, .xlsx) is kept
+    stem = name[: len(name) - len(suffix)]
+    return stem.encode("utf-8")[: limit - len(suffix)].decode("utf-8", "ignore") + suffix  # a cut character goes
+
+
 def _safe_name(name: str) -> str:
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r'[\x00-\x1f<>:"|?*]', "_", name).strip(" .")
-    return name[:120] or "file"
+    name = short_name(name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = re.sub(r'[\x00-\x1f<>:"|?*]', "_", name).strip(" .")  # never longer: one byte for one byte
+    return name or "file"
 
 
 def _location(f: Finding) -> tuple[str, str]:

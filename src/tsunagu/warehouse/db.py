@@ -1,8 +1,15 @@
 """The warehouse: engine, schema, transactions and tables; the SQL of each area is in its own module.
 
 The same code runs on SQLite (default, a file under TSUNAGU_HOME) and PostgreSQL (production).
-The DDL lives in ``include/sql/schema/*.sql``; tables are reflected after ``create_schema()`` so
-that SQLAlchemy applies the column types (DATE, NUMERIC) identically on both dialects.
+The schema is versioned (Alembic, :mod:`tsunagu.warehouse.migrations`); ``include/sql/schema/*.sql``
+says the same in readable DDL. Tables are reflected after ``create_schema()`` so that SQLAlchemy
+applies the column types (DATE, NUMERIC) identically on both dialects.
+
+Connections: pooled connections are checked before use (``pool_pre_ping``), so one dropped by the
+server (restart, ``pg_terminate_backend``, a firewall) is replaced instead of failing the next
+statement. On PostgreSQL, connecting gives up after ``TSUNAGU_DB_CONNECT_TIMEOUT_S`` (default 10 s)
+and every statement after ``TSUNAGU_DB_STATEMENT_TIMEOUT_MS`` (default 600000 = 10 min; 0 = none);
+values in the URL itself win. SQLite waits up to 30 s for the write lock (busy_timeout).
 
 Repositories (plain functions taking the warehouse first, using only the public API below):
 :mod:`.submissions`, :mod:`.register`, :mod:`.home_care`, :mod:`.requests`, :mod:`.surveys`,
@@ -14,6 +21,8 @@ Every write is one transaction; loads are keyed and idempotent (design.md §5).
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 import re
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,13 +38,15 @@ from tsunagu.settings import Settings, include_dir
 from tsunagu.warehouse import home_care, register, submissions
 from tsunagu.warehouse.home_care import HOME_CARE_FIELDS, LINEAGE_COLUMNS, LoadResult
 from tsunagu.warehouse.register import REGISTER_COLUMNS, ROSTER_COLUMNS, RegisterLoadResult
-from tsunagu.warehouse.submissions import KIND_MAX_LENGTH, SUBMISSION_STATUSES
+from tsunagu.warehouse.submissions import SUBMISSION_STATUSES
 
 __all__ = [
     "HOME_CARE_FIELDS", "LINEAGE_COLUMNS", "REGISTER_COLUMNS", "ROSTER_COLUMNS", "SUBMISSION_STATUSES",
     "LoadResult", "RegisterLoadResult", "Warehouse", "schema_statements", "schema_tables", "split_statements",
     "sql_dir",
 ]
+
+log = logging.getLogger(__name__)
 
 _IDENTITY_PK = {
     "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -45,6 +56,11 @@ _IDENTITY_PK = {
 _CORE_TABLES = ("submissions", "register_entries", "home_care_roster", "home_care_reports",
                 "home_care_reports_history", "validation_results")
 _CREATE_TABLE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?(\w+)\"?", re.IGNORECASE)
+# The schema lock of create_schema(): one advisory lock per PostgreSQL schema (so throw-away test
+# schemas of one database do not wait for each other).
+SCHEMA_LOCK = "tsunagu.schema:"
+CONNECT_TIMEOUT_ENV, CONNECT_TIMEOUT_DEFAULT_S = "TSUNAGU_DB_CONNECT_TIMEOUT_S", 10
+STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_DEFAULT_MS = "TSUNAGU_DB_STATEMENT_TIMEOUT_MS", 600_000
 
 
 def sql_dir() -> Path:
@@ -78,6 +94,10 @@ class Warehouse:
         if isinstance(url, Engine):
             self.engine = url
         else:
+            url = sa.make_url(url)
+            engine_kwargs.setdefault("pool_pre_ping", True)  # a dropped connection is replaced, not used
+            if url.get_backend_name() == "postgresql":
+                engine_kwargs["connect_args"] = {**_pg_connect_args(url), **engine_kwargs.get("connect_args", {})}
             self.engine = sa.create_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
@@ -117,12 +137,27 @@ class Warehouse:
 
     # ------------------------------------------------------------------ schema
     def create_schema(self) -> None:
-        """Run every ``include/sql/schema/*.sql`` statement (idempotent)."""
-        with self.transaction() as conn:
+        """Bring the schema up to date, one process at a time (idempotent; every ``open_warehouse``).
+
+        In one transaction under the schema lock (PostgreSQL: ``pg_advisory_xact_lock`` on the
+        current schema; SQLite: ``BEGIN IMMEDIATE``): the versioned migrations up to the head
+        (:mod:`tsunagu.warehouse.migrations`), then every ``include/sql/schema/*.sql`` statement,
+        all ``IF NOT EXISTS``, for tables a DDL file has and no migration has yet. Concurrent first
+        runs therefore wait for each other instead of racing on ``CREATE TABLE``.
+        """
+        from tsunagu.warehouse import migrations
+
+        with self._writer.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k || coalesce(current_schema(), '')))"),
+                             {"k": SCHEMA_LOCK})
+            migrations.upgrade(conn)
+            unmigrated = schema_tables() - set(sa.inspect(conn).get_table_names())
+            if unmigrated:
+                log.warning("tables created from include/sql/schema that no migration creates yet: %s "
+                            "(add a migration: tsunagu.warehouse.migrations)", ", ".join(sorted(unmigrated)))
             for stmt in schema_statements(self.dialect):
                 conn.exec_driver_sql(stmt)
-            if self.dialect == "postgresql":
-                _widen_kind(conn)
         self._tables = {}
 
     def has_schema(self) -> bool:
@@ -245,14 +280,31 @@ class Warehouse:
         return home_care.report_sources(self, fiscal_year, prefecture_code)
 
 
-def _widen_kind(conn: Connection) -> None:
-    """Databases created when submissions.kind was VARCHAR(40): widen it once (no lock when already wide)."""
-    length = conn.execute(sa.text(
-        "SELECT character_maximum_length FROM information_schema.columns "
-        "WHERE table_schema = current_schema() AND table_name = 'submissions' AND column_name = 'kind'"
-    )).scalar()
-    if length is not None and length < KIND_MAX_LENGTH:
-        conn.exec_driver_sql(f"ALTER TABLE submissions ALTER COLUMN kind TYPE VARCHAR({KIND_MAX_LENGTH})")
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more, not {value}")
+    return value
+
+
+def _pg_connect_args(url: sa.URL) -> dict[str, Any]:
+    """libpq ``connect_timeout`` and a ``statement_timeout`` in the startup options, unless the URL sets them."""
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = _env_int(CONNECT_TIMEOUT_ENV, CONNECT_TIMEOUT_DEFAULT_S)
+    options = url.query.get("options", "")
+    options = " ".join(options) if isinstance(options, tuple) else options
+    if "statement_timeout" not in options:
+        ms = _env_int(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_DEFAULT_MS)
+        # given with the URL's own options (e.g. -csearch_path=…), which connect_args would otherwise replace
+        args["options"] = f"{options} -c statement_timeout={ms}".strip()
+    return args
 
 
 def _sqlite_dates(conn: Connection, table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> list[tuple]:
@@ -282,8 +334,8 @@ def _sqlite_begin(conn: Connection) -> None:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # pysqlite autocommit: SQLAlchemy's "begin" event emits BEGIN itself
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL needs the lock a concurrent first run holds
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

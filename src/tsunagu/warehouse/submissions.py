@@ -105,12 +105,13 @@ def validation_results(warehouse: Warehouse, submission_id: int) -> list[dict[st
 def reopen_submission(warehouse: Warehouse, submission_id: int) -> bool:
     """A forced rerun starts a rejected or unreadable submission over (its new outcome is recorded after).
 
-    Accepted and superseded submissions keep their status: their loads decide what is current.
+    Accepted and superseded submissions keep their status: their loads decide what is current. The old
+    outcome's ``processed_at`` goes too, so that a rerun killed after its load is not taken as done.
     """
     s = warehouse.table("submissions")
     with warehouse.transaction() as conn:
         done = conn.execute(s.update().where(s.c.id == submission_id, s.c.status.in_(("rejected", "unreadable")))
-                            .values(status="received"))
+                            .values(status="received", processed_at=None))
         return bool(done.rowcount)
 
 
@@ -121,6 +122,7 @@ def record_outcome(
     """Store the outcome of validating a submission; replaces its earlier findings (idempotent).
 
     A submission already superseded by a later file stays ``superseded`` when re-validated as accepted.
+    ``processed_at`` marks the outcome recorded: until then a run decides the submission again.
     """
     if status not in SUBMISSION_STATUSES or status == "superseded":
         raise ValueError(f"not an outcome status: {status!r}")
