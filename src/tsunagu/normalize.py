@@ -138,7 +138,22 @@ def to_text(value: object) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     # Keep the submitter's characters, but collapse the runs of spaces offices pad with.
-    return _SPACES.sub(" ", str(value).replace("\u3000", " ")).strip()
+    return storable(_SPACES.sub(" ", str(value).replace("\u3000", " ")).strip())
+
+
+def storable(text: str) -> str:
+    """``text`` as every database and file format can hold it: NUL (PostgreSQL text cannot) and the lone
+    surrogates that stand for undecodable bytes in a file name become U+FFFD, the same on every backend."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:  # a name read from disk: its raw bytes, decoded with replacement
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def fiscal_year_of(day: dt.date) -> int:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from tsunagu.faults import point
 from tsunagu.findings import UnreadableFile
 from tsunagu.model import ValidationResult
+from tsunagu.normalize import storable
 from tsunagu.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def finish_submission(intake: Intake, checked: Checked, *, load, outputs=None) -
     base = intake.settings.home / "dry_run" if intake.dry_run else intake.settings.reports_dir
     report_dir = base / intake.kind / str(fy if fy is not None else "unknown") / intake.prefecture_code
     metadata = {"kind": intake.kind, "prefecture_code": intake.prefecture_code, "fiscal_year": fy,
-                "submission_id": intake.sid, "sha256": intake.sha, "original_name": intake.path.name}
+                "submission_id": intake.sid, "sha256": intake.sha, "original_name": storable(intake.path.name)}
     paths = write_reports(result, checked.table, intake.path, report_dir,
                           stem=f"{intake.sha[:12]}_{short_name(intake.path.stem)}", metadata=metadata)  # < 255 bytes
     outcome.reports = {k: str(v) for k, v in paths.items()}

@@ -29,6 +29,7 @@ from openpyxl.utils import column_index_from_string
 
 from tsunagu.findings import Finding
 from tsunagu.model import ParsedTable, ValidationResult
+from tsunagu.normalize import storable
 from tsunagu.publish.cells import clean, inert, put, safe
 
 ERROR_COLOR = "FFFFC7CE"  # Excel's light red ("bad")
@@ -82,7 +83,7 @@ def report_json(result: ValidationResult, *, source_path: Path | None = None, me
         "warning": sum(f.severity == "warning" for f in result.findings),
     }
     if source_path is not None:
-        data["source_file"] = source_path.name
+        data["source_file"] = storable(source_path.name)
     if metadata:
         data["submission"] = dict(metadata)
     return data

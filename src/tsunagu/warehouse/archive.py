@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tsunagu.faults import point
 from tsunagu.findings import Finding
+from tsunagu.normalize import storable
 from tsunagu.settings import Settings
 
 CHUNK = 1024 * 1024
@@ -136,7 +137,7 @@ def archived_path(sha256: str, settings: Settings) -> Path | None:
 
 def short_name(name: str, limit: int = NAME_BYTES) -> str:
     """``name`` in at most ``limit`` bytes of UTF-8: its stem cut on a character boundary, its suffix kept."""
-    name = name.encode("utf-8", "replace").decode("utf-8")  # undecodable bytes in a name (surrogates) → "?"
+    name = storable(name)  # undecodable bytes in a name (lone surrogates) → U+FFFD, as in the warehouse
     if len(name.encode("utf-8")) <= limit:
         return name
     suffix = Path(name).suffix if _suffix(name) else ""  # an ordinary short suffix (.csv, .xlsx) is kept

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from tsunagu.findings import Finding
+from tsunagu.normalize import storable
 from tsunagu.warehouse.values import utcnow
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def register_submission(
             return int(existing), False
         new_id = conn.execute(
             s.insert().values(
-                kind=kind, sha256=sha256, original_name=original_name, channel=channel, sender=sender,
+                kind=kind, sha256=sha256, original_name=storable(original_name), channel=channel, sender=sender,
                 fiscal_year=fiscal_year, status="received",
                 archive_path=str(archive_path) if archive_path is not None else None, received_at=utcnow(),
             ).returning(s.c.id)

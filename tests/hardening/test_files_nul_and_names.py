@@ -1,0 +1,96 @@
+"""A NUL in a loaded value, and a file name that is not UTF-8, on SQLite and PostgreSQL.
+
+PostgreSQL text cannot hold NUL (the load failed with "A string literal cannot contain NUL", leaving the
+submission `received`), and a name of bytes that are not UTF-8 (an old CP932 zip, a Samba share) reaches
+Python as lone surrogates, which no database driver can encode (register_submission crashed). Both are
+now values like any other: NUL and undecodable bytes become U+FFFD, the same on both backends; the raw
+file is archived byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tsunagu.flows import get_flow
+from tsunagu.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+V2 = REPO / "include" / "demo" / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
+ADDRESS = 3  # 0-based column D (所在地)
+
+
+def office_rows(data_rows: int) -> list[list[str]]:
+    ws = openpyxl.load_workbook(V2).active
+    rows = ws.iter_rows(min_row=4, max_row=5 + data_rows, values_only=True)
+    return [["" if v is None else str(v) for v in r] for r in rows]
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path, warehouse_url) -> Settings:
+    return Settings(home=tmp_path / "home", db_url=warehouse_url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wh.sqlite'}"
+        return
+    from tests.support.warehouse import postgres_schema_url
+
+    with postgres_schema_url(request.getfixturevalue("pg_url")) as url:
+        yield url
+
+
+def test_a_nul_in_a_loaded_value_is_stored_as_u_fffd(tmp_path, settings):
+    rows = office_rows(90)
+    rows[-1][ADDRESS] = "甲府市\x00天神町"  # a loaded field, after the first 8 KB (the binary sniff)
+    path = write_csv(tmp_path / "山梨_NUL.csv", rows)
+    assert b"\x00" not in path.read_bytes()[:8192] and b"\x00" in path.read_bytes()
+
+    outcome = get_flow("home_care_report").ingest(path, prefecture_code="19", fiscal_year=2025, settings=settings,
+                                                  use_gx=False)
+    assert (outcome.status, outcome.rows) == ("accepted", 89)
+    from tsunagu.flows.base import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    assert warehouse.get_submission(outcome.submission_id)["status"] == "accepted"
+    [row] = [r for r in warehouse.home_care_reports(2025, "19") if r["source_row"] == len(rows)]
+    assert row["address"] == "甲府市\ufffd天神町"
+    warehouse.dispose()
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_and_recorded(tmp_path, settings):
+    raw_name = "山梨_報告".encode("cp932") + b".csv"  # bytes that are not UTF-8
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    path = Path(os.fsdecode(os.path.join(os.fsencode(folder), raw_name)))
+    write_csv(path, office_rows(3))
+    assert os.fsencode(path.name) == raw_name
+
+    outcome = get_flow("home_care_report").ingest(path, prefecture_code="19", fiscal_year=2025, settings=settings,
+                                                  use_gx=False)
+    assert (outcome.status, outcome.rows) == ("accepted", 3)
+    from tsunagu.flows.base import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    name = warehouse.get_submission(outcome.submission_id)["original_name"]
+    assert name == raw_name.decode("utf-8", "replace")
+    assert "\ufffd" in name and name.endswith(".csv")
+    for report in outcome.reports.values():
+        assert Path(report).exists()
+        Path(report).name.encode("utf-8")  # every name we write is UTF-8
+    again = get_flow("home_care_report").ingest(path, prefecture_code="19", fiscal_year=2025, settings=settings)
+    assert (again.status, again.note) == ("skipped", "already processed as accepted")
+    warehouse.dispose()
