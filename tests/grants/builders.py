@@ -147,3 +147,41 @@ def write_grant(path: Path, stage: str, rows: Iterable[Mapping[str, Any]], **kwa
     path = Path(path)
     cells = grid(stage, rows, **kwargs)
     return write_csv(path, cells) if path.suffix == ".csv" else write_xlsx(path, cells)
+
+
+# ------------------------------------------------------------------- one program's files, checked and loaded
+
+
+def letter_of(columns: Sequence[tuple[str, str]], field: str) -> str:
+    """The column letter of ``field`` in a file written from ``columns`` (at most 26 columns)."""
+    return chr(ord("A") + [f for f, _ in columns].index(field))
+
+
+def write_titled(path: Path, title: str, columns: Sequence[tuple[str, str]], rows: Iterable[Mapping[str, Any]],
+                 *, sheet: str) -> Path:
+    """Title row, blank row, header on row 3 (``columns``' labels), data from row 4."""
+    cells: list[list[Any]] = [[title], [], [label for _, label in columns]]
+    cells += [[r.get(f) for f, _ in columns] for r in rows]
+    return write_xlsx(path, cells, sheet=sheet)
+
+
+def finding_tuples(checked) -> list[tuple]:
+    return [(f.code, f.severity, f.row, f.column, f.field, f.message_ja, f.message_en)
+            for f in checked.result.findings]
+
+
+def accept_and_load(warehouse, checked, path: Path, *, program: str, stage: str, prefecture_code: str,
+                    fiscal_year: int) -> dict:
+    """Require ``checked`` accepted, and load it as the stage's current rows; -> the current amounts."""
+    import hashlib
+
+    from tsunagu.warehouse.grants import current_amounts, load_grant, submission_kind
+
+    assert checked.result.status == "accepted", finding_tuples(checked)
+    sid, _ = warehouse.register_submission(
+        kind=submission_kind(program, stage), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        original_name=path.name, sender=prefecture_code, fiscal_year=fiscal_year,
+    )
+    load_grant(warehouse, sid, program=program, stage=stage, prefecture_code=prefecture_code,
+               fiscal_year=fiscal_year, records=checked.result.records)
+    return current_amounts(warehouse, program, stage, fiscal_year, prefecture_code)

@@ -23,3 +23,12 @@ def sink(tmp_path, monkeypatch):
     with MailSink(tmp_path / "sink") as s:
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_conn_uri(s.port, from_email="care@kantoshinetsu.example"))
         yield s
+
+
+@pytest.fixture
+def wh(tmp_path):
+    """A migrated SQLite warehouse in tmp."""
+    from tests.support.warehouse import make_warehouse
+
+    with make_warehouse("sqlite", tmp_path) as warehouse:
+        yield warehouse

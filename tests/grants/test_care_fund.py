@@ -5,23 +5,21 @@ warehouse."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.grants.builders import write_xlsx
+from tests.grants.builders import accept_and_load as load_accepted
+from tests.grants.builders import finding_tuples, letter_of, write_titled
 from tsunagu.grants import money
 from tsunagu.grants.config import load_program
 from tsunagu.grants.programs import care_fund, program_module
 from tsunagu.grants.validate import check_grant_file
-from tsunagu.warehouse.grants import current_amounts, load_grant, submission_kind
 
 PROGRAM, PREF, FY = "care_fund", "19", 2024  # 山梨県
 SHEET = "区分・事業別"
@@ -49,7 +47,7 @@ PROJECT_CATEGORY = {p: ("facility" if i < 3 else "workforce") for i, p in enumer
 
 
 def letter(stage: str, field: str) -> str:
-    return chr(ord("A") + [f for f, _ in COLUMNS[stage]].index(field))
+    return letter_of(COLUMNS[stage], field)
 
 
 def split(cost: int) -> tuple[int, int]:
@@ -81,10 +79,7 @@ def balance(project: str, cost: int, previous: int, deposits: int, interest: int
 def write(path: Path, stage: str, rows: Iterable[Mapping[str, Any]], *, drop: Iterable[str] = ()) -> Path:
     """Title row, blank row, header on row 3, data from row 4 (``drop``: columns left out of the file)."""
     columns = [(f, label) for f, label in COLUMNS[stage] if f not in set(drop)]
-    cells: list[list[Any]] = [[f"令和6年度 地域医療介護総合確保基金（介護分）{stage}（山梨県）"], []]
-    cells.append([label for _, label in columns])
-    cells += [[r.get(f) for f, _ in columns] for r in rows]
-    return write_xlsx(path, cells, sheet=SHEET)
+    return write_titled(path, f"令和6年度 地域医療介護総合確保基金（介護分）{stage}（山梨県）", columns, rows, sheet=SHEET)
 
 
 def check(path: Path, stage: str, *, warehouse: Any = None, use_gx: bool = False, prefecture_code: str = PREF):
@@ -93,8 +88,7 @@ def check(path: Path, stage: str, *, warehouse: Any = None, use_gx: bool = False
 
 
 def findings(checked) -> list[tuple]:
-    return [(f.code, f.severity, f.row, f.column, f.field, f.message_ja, f.message_en)
-            for f in checked.result.findings]
+    return finding_tuples(checked)
 
 
 def record(stage: str, r: Mapping[str, Any], source_row: int, **values: Any) -> dict[str, Any]:
@@ -114,25 +108,10 @@ def at(stage: str, n: int, field: str, label: str) -> tuple[str, str]:
     return f"{n}行目 {col}列『{label}』: ", f"Row {n}, column {col} ({field}): "
 
 
-@pytest.fixture
-def wh(tmp_path):
-    from tests.support.warehouse import make_warehouse
-
-    with make_warehouse("sqlite", tmp_path) as warehouse:
-        yield warehouse
-
-
 def accept_and_load(warehouse, path: Path, stage: str) -> dict:
     """Check a file with the warehouse, require it accepted, and load it as the stage's current rows."""
-    checked = check(path, stage, warehouse=warehouse)
-    assert checked.result.status == "accepted", findings(checked)
-    sid, _ = warehouse.register_submission(
-        kind=submission_kind(PROGRAM, stage), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        original_name=path.name, sender=PREF, fiscal_year=FY,
-    )
-    load_grant(warehouse, sid, program=PROGRAM, stage=stage, prefecture_code=PREF, fiscal_year=FY,
-               records=checked.result.records)
-    return current_amounts(warehouse, PROGRAM, stage, FY, PREF)
+    return load_accepted(warehouse, check(path, stage, warehouse=warehouse), path, program=PROGRAM, stage=stage,
+                         prefecture_code=PREF, fiscal_year=FY)
 
 
 # ------------------------------------------------------------------------------- the module

@@ -5,20 +5,18 @@ the warehouse. The 交付基準額 are read from the config (placeholders there)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.grants.builders import write_xlsx
+from tests.grants.builders import accept_and_load as load_accepted
+from tests.grants.builders import finding_tuples, letter_of, write_titled
 from tsunagu.grants.config import load_program
 from tsunagu.grants.programs import integrated_health, program_module
 from tsunagu.grants.validate import check_grant_file
-from tsunagu.warehouse.grants import current_amounts, load_grant, submission_kind
 
 PROGRAM, PREF, FY = "integrated_health", "19", 2024  # 山梨県
 KOIKI, KOIKI_NAME = "39190004", "山梨県後期高齢者医療広域連合"
@@ -48,7 +46,7 @@ def yen(v: int) -> str:
 
 
 def letter(stage: str, field: str) -> str:
-    return chr(ord("A") + [f for f, _ in COLUMNS[stage]].index(field))
+    return letter_of(COLUMNS[stage], field)
 
 
 def row(code: str, areas: int, planning: int, high_risk: int, population: int, *, decided: int | None = None,
@@ -66,11 +64,7 @@ def row(code: str, areas: int, planning: int, high_risk: int, population: int, *
 
 def write(path: Path, stage: str, rows: Iterable[Mapping[str, Any]]) -> Path:
     """Title row, blank row, header on row 3, data from row 4."""
-    columns = COLUMNS[stage]
-    cells: list[list[Any]] = [[f"令和6年度 一体的実施 特別調整交付金 {stage}（山梨県後期高齢者医療広域連合）"], []]
-    cells.append([label for _, label in columns])
-    cells += [[r.get(f) for f, _ in columns] for r in rows]
-    return write_xlsx(path, cells, sheet=SHEET)
+    return write_titled(path, f"令和6年度 一体的実施 特別調整交付金 {stage}（山梨県後期高齢者医療広域連合）", COLUMNS[stage], rows, sheet=SHEET)
 
 
 def check(path: Path, stage: str, *, warehouse: Any = None, use_gx: bool = False, prefecture_code: str = PREF):
@@ -79,8 +73,7 @@ def check(path: Path, stage: str, *, warehouse: Any = None, use_gx: bool = False
 
 
 def findings(checked) -> list[tuple]:
-    return [(f.code, f.severity, f.row, f.column, f.field, f.message_ja, f.message_en)
-            for f in checked.result.findings]
+    return finding_tuples(checked)
 
 
 def record(stage: str, r: Mapping[str, Any], source_row: int, *, koiki: str = KOIKI) -> dict[str, Any]:
@@ -95,25 +88,10 @@ def at(stage: str, n: int, field: str) -> tuple[str, str]:
     return f"{n}行目 {col}列『{LABEL[field]}』: ", f"Row {n}, column {col} ({field}): "
 
 
-@pytest.fixture
-def wh(tmp_path):
-    from tests.support.warehouse import make_warehouse
-
-    with make_warehouse("sqlite", tmp_path) as warehouse:
-        yield warehouse
-
-
 def accept_and_load(warehouse, path: Path, stage: str) -> dict:
     """Check a file with the warehouse, require it accepted, and load it as the stage's current rows."""
-    checked = check(path, stage, warehouse=warehouse)
-    assert checked.result.status == "accepted", findings(checked)
-    sid, _ = warehouse.register_submission(
-        kind=submission_kind(PROGRAM, stage), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        original_name=path.name, sender=PREF, fiscal_year=FY,
-    )
-    load_grant(warehouse, sid, program=PROGRAM, stage=stage, prefecture_code=PREF, fiscal_year=FY,
-               records=checked.result.records)
-    return current_amounts(warehouse, PROGRAM, stage, FY, PREF)
+    return load_accepted(warehouse, check(path, stage, warehouse=warehouse), path, program=PROGRAM, stage=stage,
+                         prefecture_code=PREF, fiscal_year=FY)
 
 
 # ------------------------------------------------------------------------------- the module

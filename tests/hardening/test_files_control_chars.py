@@ -4,7 +4,6 @@ workbook writer: every workbook shows U+FFFD in their place; the warehouse keeps
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -12,28 +11,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests.hardening.office import office_rows, write_csv
 from tsunagu.flows import get_flow
 from tsunagu.flows.base import open_warehouse
 from tsunagu.settings import Settings
 from tsunagu.validate.reports import LIST_SHEET
 
 REPO = Path(__file__).resolve().parents[2]
-V2 = REPO / "include" / "demo" / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
 ADDRESS, REMARKS = 3, 24  # 0-based columns D (所在地) and Y (備考)
-
-
-def office_rows() -> list[list[str]]:
-    """The 山梨 demo report (two header rows, 89 institutions, no 合計 row) as CSV text: about 13 KB."""
-    ws = openpyxl.load_workbook(V2).active
-    rows = ws.iter_rows(min_row=4, max_row=ws.max_row - 1, values_only=True)
-    return [["" if v is None else str(v) for v in r] for r in rows]
-
-
-def write_csv(path: Path, rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    return path
 
 
 @pytest.fixture

@@ -6,36 +6,19 @@ boundary, behind the sha256 prefix; a rerun of the same bytes is skipped.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
-import openpyxl
-
+from tests.hardening.office import office_rows, write_csv
 from tsunagu.flows import get_flow
 from tsunagu.flows.base import open_warehouse
 from tsunagu.pipeline import ingest_file
 from tsunagu.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-V2 = REPO / "include" / "demo" / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
 LONG = "あ" * 79  # 237 bytes; "<LONG>.csv" is 241 bytes, legal on Linux (255 a name)
 KEPT_STEM = "あ" * 66  # what the reports keep of the stem: 198 bytes (a 67th あ would pass 200)
 KEPT_NAME = "あ" * 65 + ".csv"  # what the quarantine keeps of the name: 199 bytes, the suffix kept
-
-
-def office_rows(data_rows: int = 3) -> list[list[str]]:
-    """The two header rows and the first data rows of the 山梨 demo report, as CSV text."""
-    ws = openpyxl.load_workbook(V2).active
-    rows = ws.iter_rows(min_row=4, max_row=5 + data_rows, values_only=True)
-    return [["" if v is None else str(v) for v in r] for r in rows]
-
-
-def write_csv(path: Path, rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    return path
 
 
 def settings_in(tmp_path: Path) -> Settings:
@@ -59,7 +42,7 @@ def test_short_name_cuts_on_a_character_boundary_and_keeps_the_suffix():
 
 def test_long_named_accepted_csv_through_the_flow(tmp_path):
     settings = settings_in(tmp_path)
-    path = write_csv(tmp_path / "in" / f"{LONG}.csv", office_rows())
+    path = write_csv(tmp_path / "in" / f"{LONG}.csv", office_rows(3))
     assert len(path.name.encode("utf-8")) == 241
     flow = get_flow("home_care_report")
     outcome = flow.ingest(path, prefecture_code="19", fiscal_year=2025, settings=settings)
@@ -79,7 +62,7 @@ def test_long_named_accepted_csv_through_the_flow(tmp_path):
 
 def test_long_named_rejected_csv_from_landing_is_quarantined(tmp_path):
     settings = settings_in(tmp_path)
-    rows = office_rows()
+    rows = office_rows(3)
     rows[2][8] = "99"  # 死亡患者数 ≠ the sum of ①〜④ → death_sum
     path = write_csv(tmp_path / "landing" / "home_care_reports" / "2025" / "19" / f"{LONG}.csv", rows)
     item = {"kind": "home_care_report", "path": str(path), "prefecture_code": "19", "fiscal_year": 2025}

@@ -9,32 +9,17 @@ file is archived byte for byte.
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
-import openpyxl
 import pytest
 
+from tests.hardening.office import office_rows, write_csv
 from tsunagu.flows import get_flow
 from tsunagu.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-V2 = REPO / "include" / "demo" / "cycle" / "2025-11-10" / "home_care_reports" / "2025" / "19" / "山梨_定例報告_R7_v2_訂正.xlsx"
 ADDRESS = 3  # 0-based column D (所在地)
-
-
-def office_rows(data_rows: int) -> list[list[str]]:
-    ws = openpyxl.load_workbook(V2).active
-    rows = ws.iter_rows(min_row=4, max_row=5 + data_rows, values_only=True)
-    return [["" if v is None else str(v) for v in r] for r in rows]
-
-
-def write_csv(path: Path, rows: list[list[str]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(rows)
-    return path
 
 
 @pytest.fixture

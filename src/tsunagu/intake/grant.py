@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from tsunagu import normalize
-from tsunagu.findings import Finding, UnreadableFile, column_letter
-from tsunagu.intake.header import Header, best_header, header_findings
-from tsunagu.intake.home_care_report import converter, invalid_value
+from tsunagu.findings import UnreadableFile
+from tsunagu.intake.header import Header, best_header, has_marker
+from tsunagu.intake.home_care_report import converter
 from tsunagu.intake.reader import Sheet, read_sheets
+from tsunagu.intake.rows import read_rows
 from tsunagu.intake.templates import load_template
-from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
+from tsunagu.model import FieldSpec, FormTemplate, ParsedTable
 
 _PERCENT = ("%", "％")
 
@@ -121,17 +122,7 @@ def _has_code(row: list[Any], key_columns: list[tuple[int, int]]) -> bool:
 def is_total_row(row: list[Any], markers: tuple[str, ...], label_columns: list[int],
                  key_columns: list[tuple[int, int]]) -> bool:
     """合計・小計・総計 rows: a marker word in a label cell, and no readable code in the key columns."""
-    if _has_code(row, key_columns):
-        return False
-    for c in label_columns:
-        if c >= len(row):
-            break
-        cell = row[c]
-        if isinstance(cell, str) and cell.strip():
-            key = normalize.label_key(cell)
-            if key.startswith(markers) or (key.endswith(markers) and len(key) <= 12):
-                return True
-    return False
+    return not _has_code(row, key_columns) and has_marker(row, markers, label_columns)
 
 
 def parse_grant(path: Path, *, template: FormTemplate) -> ParsedTable:
@@ -142,39 +133,9 @@ def parse_grant(path: Path, *, template: FormTemplate) -> ParsedTable:
 
 
 def parse_grant_rows(sheet: Sheet, header: Header, template: FormTemplate) -> ParsedTable:
-    name = sheet.name
-    findings: list[Finding] = header_findings(header, template, name)
-    specs = {f.id: f for f in template.fields}
-    mapped = [(fid, col, column_letter(col), specs[fid], grant_converter(specs[fid]))
-              for fid, col in header.columns.items()]
-    letters = {fid: letter for fid, _, letter, _, _ in mapped}
     markers = template.skip_row_markers
     label_columns = _label_columns(header, template)
     key_columns = _key_columns(header, template)
-
-    rows: list[ParsedRow] = []
-    grid = sheet.rows
-    for i in range(header.first_data_row, len(grid)):
-        row = grid[i]
-        if all(normalize.is_blank(c) for c in row):
-            continue
-        if is_total_row(row, markers, label_columns, key_columns):
-            continue
-        excel_row = i + 1
-        values: dict[str, Any] = dict.fromkeys(specs)
-        raw: dict[str, Any] = {}
-        for fid, col, letter, spec, convert in mapped:
-            cell = row[col] if col < len(row) else None
-            raw[fid] = cell
-            try:
-                values[fid] = convert(cell)
-            except (ValueError, TypeError, ArithmeticError):
-                values[fid] = None
-                findings.append(invalid_value(spec, cell, name, excel_row, letter))
-        rows.append(ParsedRow(sheet=name, row=excel_row, values=values, raw=raw, columns=dict(letters)))
-
-    return ParsedTable(
-        kind=template.kind, template=template, source_format=sheet.source_format, sheet=name,
-        header_rows=header.rows_1based(), columns=dict(letters), rows=rows, findings=findings,
-        extra_columns=list(header.extra_columns), grid=grid, encoding=sheet.encoding,
-    )
+    converters = {f.id: grant_converter(f) for f in template.fields}
+    return read_rows(sheet, header, template, converters,
+                     skip=lambda row: is_total_row(row, markers, label_columns, key_columns))

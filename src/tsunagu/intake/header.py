@@ -228,3 +228,16 @@ def header_findings(
             sheet=sheet, column=letter, field=fid,
         ))
     return findings
+
+
+def has_marker(row: list[Any], markers: tuple[str, ...], label_columns: list[int]) -> bool:
+    """A 合計・小計 marker word at the start of a label cell, or at the end of a short one."""
+    for c in label_columns:
+        if c >= len(row):
+            break
+        cell = row[c]
+        if isinstance(cell, str) and cell.strip():
+            key = label_key(cell)
+            if key.startswith(markers) or (key.endswith(markers) and len(key) <= 12):
+                return True
+    return False

@@ -24,7 +24,7 @@ from typing import Any
 from tsunagu import normalize
 from tsunagu.codes import institution_code as make_institution_code
 from tsunagu.findings import Finding, UnreadableFile, column_letter, error
-from tsunagu.intake.header import Header, best_header, header_findings
+from tsunagu.intake.header import Header, best_header, has_marker, header_findings
 from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
 
@@ -173,16 +173,7 @@ def _is_skip_row(row: list[Any], markers: tuple[str, ...], number_col: int | Non
     """合計・小計・総計 rows: a marker in a label cell, and no institution number (or code)."""
     if _has_institution(row, number_col, code_col):
         return False
-    width = len(row)
-    for c in label_cols:
-        if c >= width:
-            break
-        cell = row[c]
-        if isinstance(cell, str) and cell.strip():
-            key = normalize.label_key(cell)
-            if key.startswith(markers) or (key.endswith(markers) and len(key) <= 12):
-                return True
-    return False
+    return has_marker(row, markers, label_cols)
 
 
 CODE_FOR_NUMBER = {"institution_number": ("institution_code",)}  # a 医療機関コード column stands for the number

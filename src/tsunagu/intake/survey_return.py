@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from tsunagu import normalize
-from tsunagu.findings import Finding, UnreadableFile, column_letter
-from tsunagu.intake.header import Header, best_header, header_findings
-from tsunagu.intake.home_care_report import converter, invalid_value
+from tsunagu.findings import UnreadableFile
+from tsunagu.intake.header import Header, best_header
+from tsunagu.intake.home_care_report import converter
 from tsunagu.intake.reader import Sheet, read_sheets
 from tsunagu.intake.request_form import template_extras, to_bool
+from tsunagu.intake.rows import read_rows
 from tsunagu.intake.templates import load_template
-from tsunagu.model import FieldSpec, FormTemplate, ParsedRow, ParsedTable
+from tsunagu.model import FieldSpec, FormTemplate, ParsedTable
 
 KIND = "survey_return"
 
@@ -119,36 +120,8 @@ def parse_survey_return(path: Path, *, template: FormTemplate | None = None) -> 
     template = template or load_survey_template()
     sheet, header = _choose(read_sheets(Path(path)), template)
     options = template_extras(template)["field_options"]
-    name = sheet.name
-    findings: list[Finding] = header_findings(header, template, name)
-    specs = {f.id: f for f in template.fields}
-    mapped = [
-        (fid, col, column_letter(col), specs[fid], _convert(specs[fid], options.get(fid, {}).get("format")))
-        for fid, col in header.columns.items()
-    ]
-    letters = {fid: letter for fid, _, letter, _, _ in mapped}
+    converters = {f.id: _convert(f, options.get(f.id, {}).get("format")) for f in template.fields}
     code_col = header.columns["municipality_code"]
     name_col = header.columns.get("municipality_name")
-    rows: list[ParsedRow] = []
-    for i in range(header.first_data_row, len(sheet.rows)):
-        row = sheet.rows[i]
-        if all(normalize.is_blank(c) for c in row):
-            continue
-        if _is_total_row(row, code_col, name_col, template.skip_row_markers):
-            continue
-        excel_row = i + 1
-        values: dict[str, Any] = dict.fromkeys(specs)
-        raw: dict[str, Any] = {}
-        for fid, col, letter, spec, convert in mapped:
-            cell = row[col] if col < len(row) else None
-            raw[fid] = cell
-            try:
-                values[fid] = convert(cell)
-            except (ValueError, TypeError, ArithmeticError):
-                findings.append(invalid_value(spec, cell, name, excel_row, letter))
-        rows.append(ParsedRow(sheet=name, row=excel_row, values=values, raw=raw, columns=dict(letters)))
-    return ParsedTable(
-        kind=template.kind, template=template, source_format=sheet.source_format, sheet=name,
-        header_rows=header.rows_1based(), columns=dict(letters), rows=rows, findings=findings,
-        extra_columns=list(header.extra_columns), grid=sheet.rows, encoding=sheet.encoding,
-    )
+    return read_rows(sheet, header, template, converters,
+                     skip=lambda row: _is_total_row(row, code_col, name_col, template.skip_row_markers))
