@@ -11,6 +11,9 @@ import pendulum
 from airflow.sdk import dag, task
 
 from tsunagu.cycle.dag_params import approval_params
+from tsunagu.dag_params import check_params
+
+PARAMS = approval_params()
 
 
 @dag(
@@ -18,7 +21,7 @@ from tsunagu.cycle.dag_params import approval_params
     schedule=None,
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
     catchup=False,
-    params=approval_params(),
+    params=PARAMS,
     tags=["tsunagu", "deliver"],
     doc_md=__doc__,
 )
@@ -32,7 +35,7 @@ def approve_release():
         print(("recorded" if approval.recorded else "already approved") + f": {approval.to_dict()}")
         return approval.to_dict()
 
-    approve()
+    check_params(PARAMS) >> approve()
 
 
 approve_release()

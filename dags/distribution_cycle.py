@@ -6,6 +6,7 @@ prefectures (9月上旬), reminders, pre-delivery notices to the offices, delive
 (and 訂正版) to the recipients of each prefecture's request form, and the closing report (12月下旬).
 Dates come from include/config/cycle/<fy>.yaml. Clearing and rerunning any task sends nothing twice:
 every mail has an idempotency key in the delivery ledger. A failed mail is retried on the next run.
+A year with no include/config/cycle/<fy>.yaml is skipped (設定がありません / nothing configured), not failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from tsunagu.cycle.dag_params import cycle_day, cycle_params
+from tsunagu.dag_params import check_params
+
+PARAMS = cycle_params()
 
 
 @dag(
@@ -23,22 +27,30 @@ from tsunagu.cycle.dag_params import cycle_day, cycle_params
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
     catchup=False,
     max_active_runs=1,
-    params=cycle_params(),
+    params=PARAMS,
     tags=["tsunagu", "deliver"],
     doc_md=__doc__,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
 )
 def distribution_cycle():
     @task(multiple_outputs=False)
-    def plan_day(params: dict | None = None, data_interval_end=None) -> list[dict]:
+    def plan_day(params: dict | None = None, dag_run=None, data_interval_end=None) -> list[dict]:
         """Which day, which year, which prefectures. A dry run prints the whole plan here and sends nothing."""
         import datetime as dt
 
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from tsunagu.cycle.dag_params import cycle_config_missing
         from tsunagu.cycle.schedule import fiscal_year_of, is_business_day
+        from tsunagu.dag_params import run_params
         from tsunagu.jurisdiction import load_jurisdiction
 
+        params = run_params(params, dag_run.conf)
         day = dt.date.fromisoformat(cycle_day(params, data_interval_end))
         fy = params["fiscal_year"] or fiscal_year_of(day)
+        missing = cycle_config_missing(fy)
+        if missing:  # e.g. the first run of a new year before its dates are set: a skip, not a failure
+            raise AirflowSkipException(missing)
         codes = [c for c in sorted(load_jurisdiction().prefectures) if not params["prefectures"] or c in params["prefectures"]]
         if params["dry_run"]:
             from tsunagu.cycle.planner import run_cycle_day
@@ -65,20 +77,28 @@ def distribution_cycle():
         return [r.to_dict() for r in results]
 
     @task(multiple_outputs=False, trigger_rule="all_done")
-    def close_day(results: list[list[dict]] | None, params: dict | None = None, data_interval_end=None) -> dict:
+    def close_day(results: list[list[dict]] | None, params: dict | None = None, dag_run=None,
+                  data_interval_end=None) -> dict:
         """The closing report when due, then the day's record. When a mail failed, the task fails after
         everything was tried; its retry runs the whole day again (only failed mails go out), and the next
-        day's run tries them too."""
+        day's run tries them too. Skipped, like plan_day, when the year has no config."""
         import datetime as dt
         import json
 
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from tsunagu.cycle.dag_params import cycle_config_missing
         from tsunagu.cycle.engine import NOT_DONE
         from tsunagu.cycle.planner import run_cycle_day
         from tsunagu.cycle.schedule import fiscal_year_of
+        from tsunagu.dag_params import run_params
         from tsunagu.settings import get_settings
 
+        params = run_params(params, dag_run.conf)
         day = cycle_day(params, data_interval_end)
         fiscal_year = params["fiscal_year"] or fiscal_year_of(dt.date.fromisoformat(day))
+        if missing := cycle_config_missing(fiscal_year):  # runs on all_done, so it checks for itself
+            raise AirflowSkipException(missing)
         done = [r for batch in (results[:] if results else []) for r in (batch or [])]  # one request
         retry = get_current_context()["ti"].try_number > 1
         if not params["dry_run"]:
@@ -99,7 +119,9 @@ def distribution_cycle():
             raise RuntimeError(f"{len(failed)} action(s) not done: {[(r['key'], r['detail']) for r in failed]}")
         return counts
 
-    close_day(run_prefecture.expand(target=plan_day()))
+    plan = plan_day()
+    check_params(PARAMS) >> plan  # a failed check also stops close_day (see check_params)
+    close_day(run_prefecture.expand(target=plan))
 
 
 distribution_cycle()

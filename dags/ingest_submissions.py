@@ -12,7 +12,9 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
 from tsunagu.assets import HOME_CARE_REPORTS
-from tsunagu.dag_params import rerun_params
+from tsunagu.dag_params import check_params, rerun_params
+
+PARAMS = rerun_params()
 
 
 def _raise_if_failed(outcomes: list[dict]) -> list[dict]:
@@ -30,7 +32,7 @@ def _raise_if_failed(outcomes: list[dict]) -> list[dict]:
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
     catchup=False,
     max_active_runs=1,
-    params=rerun_params(),
+    params=PARAMS,
     tags=["tsunagu", "intake"],
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
@@ -45,15 +47,15 @@ def ingest_submissions():
             open_warehouse()
 
     @task(multiple_outputs=False)
-    def scan_landing(params: dict | None = None) -> dict[str, list[dict]]:
+    def scan_landing(params: dict | None = None, dag_run=None) -> dict[str, list[dict]]:
         from dataclasses import asdict
 
+        from tsunagu.dag_params import run_params
         from tsunagu.pipeline import is_batch, scan_landing
         from tsunagu.settings import get_settings
 
-        found = scan_landing(
-            get_settings().landing_dir, fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None
-        )
+        p = run_params(params, dag_run.conf)
+        found = scan_landing(get_settings().landing_dir, fiscal_year=p["fiscal_year"], prefectures=p["prefectures"] or None)
         return {
             "registers": [asdict(f) for f in found if is_batch(f.kind)],
             "submissions": [asdict(f) for f in found if not is_batch(f.kind)],
@@ -79,9 +81,11 @@ def ingest_submissions():
 
         return _raise_if_failed(ingest_batch(batch["files"], dry_run=params["dry_run"], force=params["force"]))
 
+    # all_done: every file's outcome is recorded even when one sender's task failed (not after a failed
+    # check_params: a failed setup upstream makes it upstream_failed whatever its trigger rule).
     @task(outlets=[HOME_CARE_REPORTS], trigger_rule="all_done", multiple_outputs=False)
     def record_outcomes(registers: list[dict], reports: list[list[dict]] | None, params: dict | None = None) -> dict:
-        """Write the run's outcomes record; emit the asset only when new data was loaded."""
+        """Write this try's outcomes record (a clear and rerun adds one); emit the asset only when new data was loaded."""
         from airflow.sdk.exceptions import AirflowSkipException
 
         from tsunagu.pipeline import publishable, write_outcomes
@@ -90,7 +94,7 @@ def ingest_submissions():
         # A slice reads mapped results in one request (iterating probes past the end and logs a 404).
         outcomes = list(registers or []) + [o for batch in (reports[:] if reports else []) for o in batch]
         context = get_current_context()
-        path = write_outcomes(outcomes, get_settings(), context["run_id"])
+        path = write_outcomes(outcomes, get_settings(), context["run_id"], try_number=context["ti"].try_number)
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o["status"]] = counts.get(o["status"], 0) + 1
@@ -99,9 +103,10 @@ def ingest_submissions():
             raise AirflowSkipException("no new accepted report: publication is not triggered")
         return counts
 
+    checked = check_params(PARAMS)
     found = scan_landing()
     registers = ingest_registers(found)
-    prepare_warehouse() >> found
+    checked >> prepare_warehouse() >> found
     reports = ingest_sender.expand(batch=list_senders(found))
     registers >> reports
     record_outcomes(registers, reports)

@@ -10,7 +10,9 @@ import pendulum
 from airflow.sdk import dag, task
 
 from tsunagu.assets import HOME_CARE_REPORTS, PUBLISHED_PACKAGES
-from tsunagu.dag_params import rerun_params
+from tsunagu.dag_params import check_params, rerun_params
+
+PARAMS = rerun_params()
 
 
 @dag(
@@ -19,17 +21,19 @@ from tsunagu.dag_params import rerun_params
     start_date=pendulum.datetime(2025, 9, 1, tz="Asia/Tokyo"),
     catchup=False,
     max_active_runs=1,
-    params=rerun_params(),
+    params=PARAMS,
     tags=["tsunagu", "publish"],
     doc_md=__doc__,
 )
 def publish_home_care_reports():
     @task
-    def plan_packages(params: dict | None = None) -> list[dict]:
+    def plan_packages(params: dict | None = None, dag_run=None) -> list[dict]:
         """Which (fiscal year, prefecture) packages to build: the param, or every one with data."""
+        from tsunagu.dag_params import run_params
         from tsunagu.pipeline import plan_publication
 
-        return plan_publication(fiscal_year=params["fiscal_year"], prefectures=params["prefectures"] or None)
+        p = run_params(params, dag_run.conf)
+        return plan_publication(fiscal_year=p["fiscal_year"], prefectures=p["prefectures"] or None)
 
     @task(multiple_outputs=False, map_index_template="{{ task.op_kwargs['target']['fiscal_year'] }}/{{ task.op_kwargs['target']['prefecture_code'] }}")
     def publish_package(target: dict, params: dict | None = None) -> dict:
@@ -44,7 +48,9 @@ def publish_home_care_reports():
             print(f"{p['fiscal_year']} {p['prefecture_code']}: {p['rows']} rows -> {p['dir']}")
         return packages
 
-    record_publication(publish_package.expand(target=plan_packages()))
+    plan = plan_packages()
+    check_params(PARAMS) >> plan
+    record_publication(publish_package.expand(target=plan))
 
 
 publish_home_care_reports()

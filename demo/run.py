@@ -206,7 +206,7 @@ def walk_grants(home: Path, out: Path) -> None:
 
 
 def summarise(home: Path) -> None:
-    runs = sorted((home / "reports" / "runs").glob("*.json"))
+    runs = sorted((home / "reports" / "runs").glob("*/try-*.json"), key=lambda p: p.stat().st_mtime)  # one per try
     if runs:
         print("\nFiles processed (outcomes record):")
         for o in json.loads(runs[-1].read_text(encoding="utf-8")):

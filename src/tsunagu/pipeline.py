@@ -17,6 +17,7 @@ from typing import Any
 
 from tsunagu.flows import LandingFile, Outcome, all_flows, get_flow, open_warehouse
 from tsunagu.jurisdiction import load_jurisdiction
+from tsunagu.normalize import storable
 from tsunagu.settings import Settings, get_settings
 
 __all__ = [
@@ -160,12 +161,32 @@ def ingest_batch(items: list[dict], *, settings: Settings | None = None, dry_run
     return outcomes
 
 
-def write_outcomes(outcomes: list[dict], settings: Settings, run_id: str) -> Path:
-    """The outcomes record of one run: one line per file, as JSON."""
-    out = settings.reports_dir / "runs" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(outcomes, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return out
+def write_outcomes(outcomes: list[dict], settings: Settings, run_id: str, try_number: int = 1) -> Path:
+    """The outcomes record of one try of a run: ``reports/runs/<run_id>/try-<n>.json``, one entry per file.
+
+    A record is never overwritten: clearing a task reruns it as a new try, and the first try's
+    outcomes (accepted, rejected, unreadable) are the audit record of the run. Should a record of
+    the same try exist already, this one is kept next to it as ``try-<n>-<k>.json`` (k = 2, 3, ...).
+    """
+    import itertools
+    import tempfile
+
+    folder = settings.reports_dir / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".try-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(storable(json.dumps(outcomes, ensure_ascii=False, indent=2, sort_keys=True)) + "\n")  # names not UTF-8
+        for k in itertools.count(1):
+            out = folder / (f"try-{int(try_number)}.json" if k == 1 else f"try-{int(try_number)}-{k}.json")
+            try:
+                os.link(tmp, out)  # atomic, and fails instead of replacing an existing record
+                return out
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(tmp)
+    raise AssertionError("unreachable")
 
 
 def plan_publication(

@@ -98,18 +98,23 @@ def result_params(parsed: dict, name: str, dag_id: str) -> list[str]:
 
 def test_task_wiring(parsed):
     assert parsed["ingest_submissions.py"]["tasks"]["ingest_submissions"] == [
-        "ingest_registers", "ingest_sender", "list_senders", "prepare_warehouse", "record_outcomes", "scan_landing",
+        "check_params", "ingest_registers", "ingest_sender", "list_senders", "prepare_warehouse", "record_outcomes",
+        "scan_landing",
     ]
     assert parsed["publish_home_care_reports.py"]["tasks"]["publish_home_care_reports"] == [
-        "plan_packages", "publish_package", "record_publication",
+        "check_params", "plan_packages", "publish_package", "record_publication",
     ]
-    assert parsed["distribution_cycle.py"]["tasks"]["distribution_cycle"] == ["close_day", "plan_day", "run_prefecture"]
-    assert parsed["approve_release.py"]["tasks"]["approve_release"] == ["approve"]
-    assert parsed["run_grant_cycles.py"]["tasks"]["run_grant_cycles"] == ["plan_programs", "run_program"]
+    assert parsed["distribution_cycle.py"]["tasks"]["distribution_cycle"] == [
+        "check_params", "close_day", "plan_day", "run_prefecture",
+    ]
+    assert parsed["approve_release.py"]["tasks"]["approve_release"] == ["approve", "check_params"]
+    assert parsed["run_grant_cycles.py"]["tasks"]["run_grant_cycles"] == ["check_params", "plan_programs", "run_program"]
 
 
 def test_dag_bag_loads_with_no_import_errors():
     from airflow.dag_processing.dagbag import DagBag
+
+    from tsunagu.dag_params import current_fiscal_year
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert bag.import_errors == {}
@@ -120,17 +125,23 @@ def test_dag_bag_loads_with_no_import_errors():
     assert [a.uri for a in publish.timetable.asset_condition.objects] == [
         "tsunagu://warehouse/home_care_reports"
     ]
+    this_year = current_fiscal_year()
     for dag in (ingest, publish):
-        assert dag.params["fiscal_year"] is None
+        assert dag.params["fiscal_year"] == this_year  # the form proposes it; runs without it take every year
         assert dag.params["prefectures"] == []
         assert dag.params["dry_run"] is False
         assert dag.params["force"] is False
     cycle = bag.dags["distribution_cycle"]
     assert type(cycle.timetable).__name__ == "CronDataIntervalTimetable"
     assert (cycle.catchup, cycle.max_active_runs) == (False, 1)
-    assert (cycle.params["fiscal_year"], cycle.params["prefectures"], cycle.params["dry_run"]) == (None, [], False)
+    assert (cycle.params["fiscal_year"], cycle.params["prefectures"], cycle.params["dry_run"]) == (this_year, [], False)
     assert cycle.params["day"] is None
     assert type(bag.dags["approve_release"].timetable).__name__ == "NullTimetable"  # manual only
     grants = bag.dags["run_grant_cycles"]
     assert (grants.catchup, grants.max_active_runs) == (False, 1)
     assert (grants.params["programs"], grants.params["prefectures"], grants.params["day"]) == ([], [], None)
+    # Every DAG checks its conf first: check_params is the one root, a setup task that is never retried.
+    for dag in bag.dags.values():
+        check = dag.get_task("check_params")
+        assert [t.task_id for t in dag.roots] == ["check_params"]
+        assert (check.is_setup, check.retries) == (True, 0)

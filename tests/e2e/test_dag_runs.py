@@ -33,7 +33,7 @@ def _tree_hashes(root: Path) -> dict[str, str]:
 
 
 def _latest_outcomes(home: Path) -> list[dict]:
-    runs = sorted((home / "reports" / "runs").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    runs = sorted((home / "reports" / "runs").glob("*/try-*.json"), key=lambda p: p.stat().st_mtime)
     return json.loads(runs[-1].read_text(encoding="utf-8"))
 
 

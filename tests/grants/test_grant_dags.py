@@ -37,7 +37,8 @@ def test_grant_files_through_ingest_submissions_then_the_grant_cycle(airflow_db,
     ingest = dag_bag.dags["ingest_submissions"]
     run = ingest.test(run_conf={"fiscal_year": 2024, "prefectures": [], "dry_run": False, "force": False})
     assert str(run.state) == "success"
-    (record,) = (settings.reports_dir / "runs").glob("*.json")
+    (record,) = (settings.reports_dir / "runs").glob("*/try-*.json")
+    assert record.name == "try-1.json"
     outcomes = sorted((o["kind"], o["prefecture_code"], o["status"], o["rows"], o["errors"])
                       for o in json.loads(record.read_text("utf-8")))
     assert outcomes == [

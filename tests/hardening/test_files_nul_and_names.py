@@ -79,3 +79,22 @@ def test_a_file_name_that_is_not_utf8_is_ingested_and_recorded(tmp_path, setting
     again = get_flow("home_care_report").ingest(path, prefecture_code="19", fiscal_year=2025, settings=settings)
     assert (again.status, again.note) == ("skipped", "already processed as accepted")
     warehouse.dispose()
+
+
+def test_a_name_that_is_not_utf8_through_the_landing_scan_and_the_outcomes_record(tmp_path, settings):
+    import json
+
+    from tsunagu.pipeline import ingest_batch, scan_landing, sender_batches, write_outcomes
+
+    folder = settings.landing_dir / "home_care_reports" / "2025" / "19"
+    folder.mkdir(parents=True)
+    raw_name = "山梨_報告".encode("cp932") + b".csv"
+    write_csv(Path(os.fsdecode(os.path.join(os.fsencode(folder), raw_name))), office_rows(3))
+
+    found = scan_landing(settings.landing_dir, fiscal_year=2025)
+    [batch] = sender_batches(found)
+    outcomes = ingest_batch(json.loads(json.dumps(batch["files"])), settings=settings)  # as XCom carries them
+    assert [(o["status"], o["rows"]) for o in outcomes] == [("accepted", 3)]
+    record = write_outcomes(outcomes, settings, "manual__2025-11-01", try_number=1)
+    [entry] = json.loads(record.read_text(encoding="utf-8"))
+    assert Path(entry["path"]).name == raw_name.decode("utf-8", "replace")

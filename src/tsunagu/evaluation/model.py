@@ -22,7 +22,7 @@ OLD_SCALE = 2185
 # One row per indicator column (枝番) of one year's file.
 INDICATOR_COLUMNS = [
     "fiscal_year",   # int, Western fiscal year of the evaluation (令和6年度 -> 2024)
-    "indicator_key", # str, stable within a year: f"{grant}-{goal}-{number}-{branch}", e.g. "suishin-I-3-2"; 目標Ⅳ: "both-IV-1-1"
+    "indicator_key",  # str, stable within a year: f"{grant}-{goal}-{number}-{branch}", e.g. "suishin-I-3-2"; 目標Ⅳ: "both-IV-1-1"
     "grant",         # "suishin" | "doryoku" | "both" (目標Ⅳ)
     "goal",          # "I" | "II" | "III" | "IV"
     "part",          # "structure" | "activity" | "outcome"
