@@ -5,8 +5,9 @@ Part 1 runs ingest_submissions and publish_home_care_reports through Airflow
 September–December distribution cycle day by day, with a real SMTP server on
 loopback receiving every message (out/mail/*.eml) and the ledger exported as
 out/deliveries.csv. Part 3 walks the 令和6年度 地域支援事業交付金 of 埼玉 and 山梨
-(out/grants/: mail, ledger and status boards). The demo home and out/ are rebuilt on each run so that the
-story is always the same.
+(out/grants/: mail, ledger and status boards). Part 4 ingests the evaluation results of 令和5–8年度,
+analyses 埼玉 and 山梨 and walks the 令和8年度 evaluation cycle (out/evaluation/). The demo home and out/
+are rebuilt on each run so that the story is always the same.
 """
 
 from __future__ import annotations
@@ -205,6 +206,75 @@ def walk_grants(home: Path, out: Path) -> None:
             print(f"  {b.scope:<3} {b.rows} rows  {b.xlsx.name}  {b.csv.name}")
 
 
+EVALUATION_FISCAL_YEAR = 2026
+EVALUATION_PREFECTURES = ("11", "19")
+EVALUATION_APPROVER = "地域包括ケア推進課 佐藤"
+
+
+def walk_evaluation(home: Path, out: Path) -> None:
+    """The evaluation results of 保険者機能強化推進交付金・介護保険保険者努力支援交付金 (issue 9), 埼玉 and 山梨.
+
+    The ministry's files of 令和5–8年度 (include/demo/evaluation/<fy>/, cut to the 10 prefectures: see
+    demo/evaluation_inputs.py) land in landing/evaluation/<fy>/ and go through the flow; the 令和5年度 file
+    is on the old 2,185-point scale, so it is flagged 比較不可 and kept out of the trend. Then the analysis
+    of 2026 for the two prefectures (out/evaluation/analysis/), and the 令和8年度 evaluation cycle walked
+    from July to September: release, notice to the 都県事務所, approval, delivery through a loopback SMTP
+    server (out/evaluation/mail/). Call in a process whose environment is airflow_env(home).
+    """
+    from tsunagu.cycle.approvals import approve
+    from tsunagu.cycle.engine import NOT_DONE
+    from tsunagu.cycle.evaluation import DATASET, load_schedule, run_evaluation_cycle_day
+    from tsunagu.cycle.releases import latest_release
+    from tsunagu.deliver import export_ledger_csv
+    from tsunagu.deliver.mailsink import MailSink, smtp_conn_uri
+    from tsunagu.pipeline import ingest_file, open_warehouse, scan_landing
+    from tsunagu.publish.evaluation_workbook import publish
+    from tsunagu.settings import get_settings
+    from tsunagu.warehouse.evaluation import loads
+
+    settings = get_settings()
+    warehouse = open_warehouse(settings)
+    fy = EVALUATION_FISCAL_YEAR
+    ev_out = out / "evaluation"
+    shutil.rmtree(ev_out, ignore_errors=True)
+    ev_out.mkdir(parents=True)
+    print(f"\n評価結果 (保険者機能強化推進交付金・介護保険保険者努力支援交付金), 令和5–8年度 "
+          f"(analysis and cycle for prefectures {', '.join(EVALUATION_PREFECTURES)}):")
+    shutil.copytree(demo_inputs() / "evaluation", settings.landing_dir / "evaluation", dirs_exist_ok=True)
+    for f in sorted((f for f in scan_landing(settings.landing_dir) if f.kind == "evaluation_results"),
+                    key=lambda f: f.path):
+        o = ingest_file(f, settings=settings, warehouse=warehouse)
+        print(f"  received  {o.fiscal_year} {o.status:<9} rows={o.rows:<4} errors={o.errors} {Path(o.path).name}: {o.note}")
+    scales = {row["fiscal_year"]: row["scale"] for row in loads(warehouse) if row["superseded_by"] is None}
+    print("  scales: " + ", ".join(f"{y} {s} points{'' if s == 400 else ' (比較不可 / not comparable)'}"
+                                  for y, s in sorted(scales.items())))
+    for p in publish(warehouse, fy, list(EVALUATION_PREFECTURES), ev_out / "analysis"):
+        low = (p.dir / f"evaluation_{fy}_{p.prefecture_code}_low.csv").read_text(encoding="utf-8-sig").count("\n") - 1
+        print(f"  analysis  {p.prefecture_code} {p.rows} municipalities, {low} 著しく低い rows -> {p.dir}")
+    s = load_schedule(fy)
+    approve_on = s.delivery_start  # ケア課 approves each prefecture's version once its notice went out
+    with MailSink(ev_out / "mail") as sink:
+        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = smtp_conn_uri(sink.port, from_email="kantoshinetsu-care@mhlw.go.jp")
+        day = s.release
+        while day <= s.delivery_end:
+            if day == approve_on:
+                for pref in EVALUATION_PREFECTURES:
+                    release = latest_release(warehouse, fy, pref, dataset=DATASET)
+                    approve(warehouse, fy, pref, release.version, EVALUATION_APPROVER, "デモ / demo")
+                    print(f"  {day}  approved  {pref} version {release.version} by {EVALUATION_APPROVER}")
+            now = dt.datetime.combine(day, dt.time(9), JST)
+            for r in run_evaluation_cycle_day(day, fiscal_year=fy, prefectures=EVALUATION_PREFECTURES,
+                                              settings=settings, warehouse=warehouse, now=now):
+                if r.status in ("sent", *NOT_DONE):
+                    detail = r.detail if r.status != "sent" else ", ".join(r.to)
+                    print(f"  {day}  {r.status:<9} {r.kind:<21} {r.prefecture_code or '':>2} {detail}")
+            day += dt.timedelta(days=1)
+        received = len(sink.messages)
+    export_ledger_csv(warehouse, ev_out / "deliveries.csv", fiscal_year=fy)
+    print(f"\n{received} evaluation messages received by the loopback SMTP server: {ev_out / 'mail'}")
+    print(f"Analysis: {ev_out / 'analysis'}; mail ledger: {ev_out / 'deliveries.csv'}")
+
+
 def summarise(home: Path) -> None:
     runs = sorted((home / "reports" / "runs").glob("*/try-*.json"), key=lambda p: p.stat().st_mtime)  # one per try
     if runs:
@@ -235,7 +305,7 @@ def run_demo(home: Path | None = None, out: Path | None = None) -> int:
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-c", f"from demo.run import run_dags; run_dags(__import__('pathlib').Path({str(home)!r}))"], env=env, check=True, cwd=REPO_ROOT)
     summarise(home)
-    for part in ("walk_cycle", "walk_grants"):
+    for part in ("walk_cycle", "walk_grants", "walk_evaluation"):
         walk = f"from pathlib import Path; from demo.run import {part}; {part}(Path({str(home)!r}), Path({str(out)!r}))"
         subprocess.run([sys.executable, "-c", walk], env=env, check=True, cwd=REPO_ROOT)
     return 0

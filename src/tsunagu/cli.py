@@ -2,9 +2,11 @@
 
   tsunagu ingest --kind register FILE...
   tsunagu validate --kind KIND --prefecture 11 --fiscal-year 2025 [--json] [--gx] FILE
+  tsunagu validate --kind evaluation_results --fiscal-year 2025 [--json] FILE
   tsunagu ingest --kind home_care_report --prefecture 11 --fiscal-year 2025 FILE...
   tsunagu ingest --kind request_form --prefecture 11 FILE...
   tsunagu ingest --kind survey_return --prefecture 11 --fiscal-year 2025 FILE...
+  tsunagu ingest --kind evaluation_results --fiscal-year 2025 FILE
   tsunagu validate|ingest --kind grant --program community_support|care_fund|integrated_health --stage STAGE
           --prefecture 11 --fiscal-year 2025 [--json] FILE...
   tsunagu grants status --program P --fiscal-year 2025 [--prefecture 11] --out DIR
@@ -14,7 +16,10 @@
           --amount YEN --approver NAME [--note TEXT]
   tsunagu publish --fiscal-year 2025 [--prefecture 11 ...] --out DIR
   tsunagu approve --fiscal-year 2025 --prefecture 11 --version V --approver NAME [--note TEXT]
-  tsunagu cycle [--cycle distribution|grant.<program>|all] [--day 2025-11-12] [--prefecture 11 ...] [--dry-run]
+  tsunagu cycle [--cycle distribution|grant.<program>|evaluation|all] [--day 2025-11-12] [--prefecture 11 ...]
+          [--dry-run]
+  tsunagu evaluation analyse --fiscal-year 2025 [--prefecture 11 ...] --out DIR
+  tsunagu airflow [--executor local|celery] [--port 8080]   (the real services; TSUNAGU_AIRFLOW_DB for PostgreSQL)
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ EXIT_MAIL_UNAVAILABLE = 4
 # Kinds named on the command line; a grant is --kind grant with --program and --stage.
 BASE_KINDS = ["register", "home_care_report", "request_form", "survey_return"]
 GRANT = "grant"
+EVALUATION = "evaluation_results"  # the ministry's national file: no --prefecture (the sender is 00, 全国)
 PROGRAMS = ["community_support", "care_fund", "integrated_health"]
 
 
@@ -50,16 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = sub.add_parser("ingest", help="archive, validate and load files")
-    _kind_args(ingest, [*BASE_KINDS, GRANT])
+    _kind_args(ingest, [*BASE_KINDS, EVALUATION, GRANT])
     ingest.add_argument("--prefecture", help="sender's prefecture code (all kinds but register)")
-    ingest.add_argument("--fiscal-year", type=int, help="fiscal year (home_care_report, survey_return)")
+    ingest.add_argument("--fiscal-year", type=int, help="fiscal year (home_care_report, survey_return, evaluation_results)")
     ingest.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
     ingest.add_argument("--force", action="store_true", help="reprocess files already processed")
     ingest.add_argument("files", nargs="+", type=Path)
 
     validate = sub.add_parser("validate", help="validate one file without loading it")
-    _kind_args(validate, [k for k in BASE_KINDS if k != "register"] + [GRANT])
-    validate.add_argument("--prefecture", required=True)
+    _kind_args(validate, [k for k in BASE_KINDS if k != "register"] + [EVALUATION, GRANT])
+    validate.add_argument("--prefecture", help="sender's prefecture code (all kinds but evaluation_results)")
     validate.add_argument("--fiscal-year", type=int, help="fiscal year (all kinds but request_form)")
     validate.add_argument("--json", action="store_true", help="print the machine-readable result")
     # One file: the generated GX suite is evaluated in Python (same findings); --gx imports GX (~10 s).
@@ -82,11 +88,16 @@ def _parser() -> argparse.ArgumentParser:
     cycle = sub.add_parser("cycle", help="do what a cycle (distribution, or a grant program's) has due on a day, exactly once")
     cycle.add_argument("--cycle", action="append", default=[],
                        help="distribution (default) | grant.community_support | grant.care_fund | "
-                            "grant.integrated_health | all; repeatable")
+                            "grant.integrated_health | evaluation | all; repeatable")
     cycle.add_argument("--day", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today, JST)")
     cycle.add_argument("--fiscal-year", type=int, default=None)
     cycle.add_argument("--prefecture", action="append", default=[], help="repeatable; default: all")
     cycle.add_argument("--dry-run", action="store_true", help="plan and print; send and write nothing")
+
+    airflow = sub.add_parser("airflow", help="start the real Airflow services locally (api-server, scheduler, dag-processor)")
+    from tsunagu.services import add_arguments as airflow_arguments
+
+    airflow_arguments(airflow)
 
     mail = sub.add_parser("mail", help="mails waiting for an operator: outcome unknown, or refused for good")
     msub = mail.add_subparsers(dest="mail_command", required=True)
@@ -114,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     cap.add_argument("--amount", type=int, required=True, help="the approved cap (上限超過承認額), integer yen")
     cap.add_argument("--approver", required=True)
     cap.add_argument("--note", default="")
+
+    evaluation = sub.add_parser("evaluation", help="評価結果（保険者機能強化推進交付金等）: the analysis per prefecture")
+    esub = evaluation.add_subparsers(dest="evaluation_command", required=True)
+    analyse = esub.add_parser("analyse", help="one xlsx (with charts) + CSV + datapackage.json per prefecture")
+    analyse.add_argument("--fiscal-year", type=int, required=True, help="the results analysed (earlier years: the trend)")
+    analyse.add_argument("--prefecture", action="append", default=[],
+                         help="repeatable; default: every prefecture of the jurisdiction with results")
+    analyse.add_argument("--out", type=Path, required=True)
     return parser
 
 
@@ -145,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. Exit codes: 0 done/accepted, 1 rejected (or a cycle item failed), 2 unreadable
     (or refused), 3 the database is unavailable, 4 the mail server is unavailable (outages: see _outage)."""
     args = _parser().parse_args(argv)
+    if args.command == "airflow":
+        from tsunagu.services import main as airflow_main
+
+        return airflow_main(args)
     progress = _Progress()
     try:
         return _run(args, progress)
@@ -162,6 +185,8 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         kind = _kind(args)
         if kind != "request_form":
             _require(args, "fiscal_year")
+        if kind != EVALUATION:  # the national file has no sender prefecture
+            _require(args, "prefecture_code")
         warehouse = None
         try:
             warehouse = pipeline.open_warehouse()
@@ -247,7 +272,38 @@ def _run(args: argparse.Namespace, progress: _Progress) -> int:
         return _mail(args)
     if args.command == "grants":
         return _grants(args)
+    if args.command == "evaluation":
+        return _evaluation(args)
     return 2
+
+
+def _evaluation(args: argparse.Namespace) -> int:
+    """tsunagu evaluation analyse: read the warehouse (every insurer: the national figures need them) and
+    write one package per prefecture."""
+    from tsunagu import pipeline
+    from tsunagu.evaluation.analysis import NoResultsError
+    from tsunagu.evaluation.config import EvaluationConfigError
+    from tsunagu.jurisdiction import load_jurisdiction
+    from tsunagu.publish.evaluation_workbook import publish
+
+    prefectures = [str(p).zfill(2) for p in args.prefecture] or None
+    for code in prefectures or []:
+        if code not in load_jurisdiction():
+            print(f"tsunagu: 管轄外の都道府県コードです: {code} / prefecture {code} is not in the jurisdiction",
+                  file=sys.stderr)
+            return 2
+    try:
+        packages = publish(pipeline.open_warehouse(), args.fiscal_year, prefectures, args.out)
+    except (NoResultsError, EvaluationConfigError) as exc:
+        print(f"tsunagu: {exc}", file=sys.stderr)
+        return 1
+    for p in packages:
+        print(f"{p.fiscal_year} {p.prefecture_code}: {p.rows} municipalities -> {p.dir}")
+    if not packages:
+        print(f"tsunagu: {args.fiscal_year}年度の評価結果がありません / no evaluation results for {args.fiscal_year}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _mail(args: argparse.Namespace) -> int:

@@ -22,12 +22,14 @@ EXPECTED = {
     "distribution_cycle.py": "distribution_cycle",
     "ingest_submissions.py": "ingest_submissions",
     "publish_home_care_reports.py": "publish_home_care_reports",
+    "run_evaluation_cycle.py": "run_evaluation_cycle",
     "run_grant_cycles.py": "run_grant_cycles",
 }
 RERUN_PARAMS = ["dry_run", "fiscal_year", "force", "prefectures"]
 PARAMS = {
     "approve_release": ["approver", "fiscal_year", "note", "prefecture", "version"],
     "distribution_cycle": ["day", "dry_run", "fiscal_year", "prefectures"],
+    "run_evaluation_cycle": ["day", "dry_run", "fiscal_year", "prefectures"],
     "run_grant_cycles": ["day", "dry_run", "fiscal_year", "prefectures", "programs"],
 }
 
@@ -109,6 +111,7 @@ def test_task_wiring(parsed):
     ]
     assert parsed["approve_release.py"]["tasks"]["approve_release"] == ["approve", "check_params"]
     assert parsed["run_grant_cycles.py"]["tasks"]["run_grant_cycles"] == ["check_params", "plan_programs", "run_program"]
+    assert parsed["run_evaluation_cycle.py"]["tasks"]["run_evaluation_cycle"] == ["check_params", "plan_day", "run_day"]
 
 
 def test_dag_bag_loads_with_no_import_errors():
@@ -140,6 +143,10 @@ def test_dag_bag_loads_with_no_import_errors():
     grants = bag.dags["run_grant_cycles"]
     assert (grants.catchup, grants.max_active_runs) == (False, 1)
     assert (grants.params["programs"], grants.params["prefectures"], grants.params["day"]) == ([], [], None)
+    evaluation = bag.dags["run_evaluation_cycle"]
+    assert type(evaluation.timetable).__name__ == "CronDataIntervalTimetable"
+    assert (evaluation.catchup, evaluation.max_active_runs) == (False, 1)
+    assert (evaluation.params["prefectures"], evaluation.params["day"]) == ([], None)
     # Every DAG checks its conf first: check_params is the one root, a setup task that is never retried.
     for dag in bag.dags.values():
         check = dag.get_task("check_params")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tsunagu.findings import UnreadableFile
-from tsunagu.intake import reader
-from tsunagu.intake.reader import read_sheets
+from tsunagu.intake import reader, scan_xlsx
+from tsunagu.intake.reader import Limits, read_sheets
 
 WORKBOOK = ('<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
             '2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
@@ -282,7 +282,7 @@ def test_real_register_is_read_and_well_within_the_budget(meibo_files):
     """The largest real register (埼玉, 853,080 cells): read as before, its estimate a third of the budget."""
     path = max(meibo_files, key=lambda p: p.stat().st_size)
     with zipfile.ZipFile(path) as zf:
-        footprint = reader._scan_xlsx(zf, {i.filename for i in zf.infolist()}, reader.Limits())
+        footprint = scan_xlsx._scan_xlsx(zf, {i.filename for i in zf.infolist()}, Limits())
     (area,) = footprint.areas
     (sheet,) = read_sheets(path)
     assert (area.rows, area.cols) == (len(sheet.rows), len(sheet.rows[0]))
@@ -304,7 +304,7 @@ def test_scan_matches_calamine_on_unusual_xml(tmp_path, sheet_xml):
 
     path = xlsx(tmp_path / "odd.xlsx", "", ["医療機関番号"], sheet_xml=sheet_xml)
     with zipfile.ZipFile(path) as zf:
-        (area,) = reader._scan_xlsx(zf, {i.filename for i in zf.infolist()}, reader.Limits()).areas
+        (area,) = scan_xlsx._scan_xlsx(zf, {i.filename for i in zf.infolist()}, Limits()).areas
     sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("集計表")
     assert (area.rows, area.cols) == (sheet.end[0] + 1, sheet.end[1] + 1)
 
@@ -329,7 +329,7 @@ def test_scan_matches_calamine_on_random_sheets(tmp_path, seed):
             cell.value = rnd.random() if kind < 0.6 else True if kind < 0.7 else "医療" * rnd.randint(1, 5)
     wb.save(tmp_path / "r.xlsx")
     with zipfile.ZipFile(tmp_path / "r.xlsx") as zf:
-        (area,) = reader._scan_xlsx(zf, {i.filename for i in zf.infolist()}, reader.Limits()).areas
+        (area,) = scan_xlsx._scan_xlsx(zf, {i.filename for i in zf.infolist()}, Limits()).areas
     sheet = CalamineWorkbook.from_path(str(tmp_path / "r.xlsx")).get_sheet_by_name("Sheet")
     want = (sheet.end[0] + 1, sheet.end[1] + 1) if sheet.end else (0, 0)
     assert (area.rows, area.cols) == want

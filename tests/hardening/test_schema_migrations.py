@@ -63,7 +63,7 @@ def test_a_fresh_warehouse_is_at_head_in_its_own_version_table(warehouse_url):
     wh = Warehouse(warehouse_url)
     wh.create_schema()
     wh.create_schema()  # idempotent: nothing to do the second time
-    assert _version(wh) == [migrations.head()] == ["0003"]
+    assert _version(wh) == [migrations.head()] == ["0005"]
     tables = set(sa.inspect(wh.engine).get_table_names())
     assert schema_tables() <= tables
     assert "alembic_version" not in tables  # Airflow's version table is not ours
@@ -176,3 +176,52 @@ def test_heads_command():
     from tsunagu.warehouse.migrations.__main__ import main
 
     assert main(["heads"]) == 0
+
+
+def test_head_revision_without_alembic_is_alembic_s_head():
+    from tsunagu.warehouse.db import head_revision
+
+    assert head_revision() == migrations.head()
+
+
+def test_an_open_at_head_is_one_query_without_alembic(warehouse_url):
+    """Every open_warehouse() but the first finds the version at the head and skips Alembic (not even imported)."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from tsunagu.warehouse.db import Warehouse; wh = Warehouse(sys.argv[1]); "
+              "wh.create_schema(); print('alembic' in sys.modules, sorted(wh.table('submissions').c.keys())[:2])")
+
+    def open_fresh_process() -> str:
+        return subprocess.run([sys.executable, "-c", script, warehouse_url], capture_output=True, text=True,
+                              check=True, cwd=REPO).stdout.strip()
+
+    assert open_fresh_process() == "True ['archive_path', 'channel']"  # new: migrated by Alembic
+    assert open_fresh_process() == "False ['archive_path', 'channel']"  # at the head: Alembic left alone
+    wh = Warehouse(warehouse_url)
+    assert _version(wh) == [migrations.head()]
+    wh.dispose()
+
+
+def test_0005_gives_releases_their_dataset_backfilled_from_the_template_version(warehouse_url):
+    """Releases written before 0005 told the evaluation cycle's apart by ``template_version`` = "evaluation/…"."""
+    from alembic import command
+
+    engine = sa.create_engine(warehouse_url)
+    with engine.begin() as conn:
+        command.upgrade(migrations.config(conn), "0004")
+        for i, template_version in enumerate(("evaluation/2025", "2025.1", None), start=1):
+            conn.execute(sa.text(
+                "INSERT INTO releases (fiscal_year, prefecture_code, version, head_seq, dir, files, rows, sources, "
+                "template_version, created_at) VALUES (2025, '11', :v, 1, 'd', '{}', 3, '[]', :t, CURRENT_TIMESTAMP)"),
+                {"v": f"{i:016x}", "t": template_version})
+    engine.dispose()
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    assert _version(wh) == ["0005"]
+    with wh.read() as conn:
+        rows = conn.exec_driver_sql("SELECT version, template_version, dataset FROM releases ORDER BY version").all()
+    assert [tuple(r) for r in rows] == [("0000000000000001", "evaluation/2025", "evaluation"),
+                                        ("0000000000000002", "2025.1", "home_care_report"),
+                                        ("0000000000000003", None, "home_care_report")]
+    wh.dispose()

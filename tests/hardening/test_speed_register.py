@@ -179,6 +179,23 @@ def test_csv_short_rows_without_a_score_table_column(tmp_path):
     assert_same(path)
 
 
+def test_csv_whitespace_of_every_kind_and_a_nul_after_the_first_8_kb(tmp_path):
+    """Text columns: every whitespace \\s matches (tab, full-width space, U+001C…U+001F, U+0085, U+2028) collapses
+    to one space as normalize.to_text does, and a NUL (only possible after the binary sniff's 8 KB) becomes
+    U+FFFD (storable), as to_text gives."""
+    filler = [_row(20 + i, "0110056", f"水戸赤十字病院{i}", "x", "医療ＤＸ", "令和 6年 6月 1日") for i in range(60)]
+    odd = _row(99, "0110064", "\u3000在宅\t\x1cクリニック\u0085\u2028 ", "在宅療養支援診療所\x1f", "支援診２",
+               "令和 4年10月 1日")
+    odd[9] = "水戸市\x00三の丸\u3000\u3000３－１２"
+    rows = [[TITLE], HEADER, *filler, odd]
+    path = write_csv(tmp_path / "ws.csv", rows, "utf-8")
+    assert path.read_bytes().index(b"\x00") > 8192
+    parsed = assert_same(path)
+    last = parsed.rows[-1]
+    assert (last["institution_name"], last["address"], last["notification_name"]) == (
+        "在宅 クリニック", "水戸市\ufffd三の丸 ３－１２", "在宅療養支援診療所")
+
+
 def test_real_registers(meibo_files):
     for path in meibo_files[:3]:  # the others are in tests/intake/test_register.py, exactly
         assert_same(path)
@@ -200,3 +217,40 @@ def test_no_rows(tmp_path, rows):
         return
     parsed = assert_same(path)
     assert parsed.rows == [] and parsed.roster == [] and parsed.prefecture_code is None
+
+
+def test_load_register_takes_spreadsheet_typed_values_one_by_one(warehouse):
+    """load_register builds its rows column by column; columns that are not text-or-None (numbers, datetimes,
+    ISO text dates, missing optional keys) go through as_text/as_date one by one, as they always did."""
+    from types import SimpleNamespace
+
+    from tsunagu.model import RosterEntry
+
+    base = {k: None for k in reg.ROW_KEYS if k not in ("sheet", "row")}
+    rows = [
+        {**base, "prefecture_code": "08", "score_table": "1", "institution_number": "0110056",
+         "institution_code": "0810110056", "institution_name": "水戸病院", "notification_symbol": "支援病３",
+         "start_date": dt.date(2024, 6, 1), "sheet": "S", "row": 5},
+        {**base, "prefecture_code": "", "score_table": 1.0, "institution_number": 110064.0,
+         "institution_code": "0810110064", "beds": 19, "phone": "", "notification_symbol": "支援診２",
+         "start_date": dt.datetime(2024, 4, 1, 0, 0), "sheet": "S", "row": "6"},
+        {"prefecture_code": None, "institution_number": "0110072", "start_date": "2023-05-01", "sheet": 7, "row": 7.0},
+    ]
+    roster = [RosterEntry("0810110064", "0110064", "08", "在宅", "clinic", "enhanced_network", "支援診２", None, None)]
+    parse = SimpleNamespace(prefecture_code="08", as_of=dt.datetime(2025, 9, 1, 12, 0), rows=rows, roster=roster)
+    assert warehouse.load_register(parse, sha256="f" * 64).rows == 3
+    got = [{k: r[k] for k in ("prefecture_code", "as_of", "score_table", "institution_number", "beds", "phone",
+                              "start_date", "source_sheet", "source_row")}
+           for r in sorted(warehouse.register_entries("08"), key=lambda r: r["source_row"])]
+    assert got == [
+        {"prefecture_code": "08", "as_of": dt.date(2025, 9, 1), "score_table": "1", "institution_number": "0110056",
+         "beds": None, "phone": None, "start_date": dt.date(2024, 6, 1), "source_sheet": "S", "source_row": 5},
+        {"prefecture_code": "08", "as_of": dt.date(2025, 9, 1), "score_table": "1", "institution_number": "110064",
+         "beds": "19", "phone": None, "start_date": dt.date(2024, 4, 1), "source_sheet": "S", "source_row": 6},
+        {"prefecture_code": "08", "as_of": dt.date(2025, 9, 1), "score_table": None, "institution_number": "0110072",
+         "beds": None, "phone": None, "start_date": dt.date(2023, 5, 1), "source_sheet": "7", "source_row": 7},
+    ]
+    with warehouse.read() as conn:
+        lineage = conn.exec_driver_sql(
+            "SELECT institution_code, source_sheet, source_row FROM home_care_roster").all()
+    assert [tuple(r) for r in lineage] == [("0810110064", "S", 6)]

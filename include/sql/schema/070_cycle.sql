@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS releases (
     previous_version VARCHAR(16),                      -- the latest release before this one, if any
     is_correction    SMALLINT     NOT NULL DEFAULT 0,  -- 1: made after an earlier version was delivered (訂正版)
     created_at       TIMESTAMP    NOT NULL,
+    dataset          VARCHAR(40)  NOT NULL DEFAULT 'home_care_report',  -- the cycle it belongs to (evaluation, …); 0005
     CONSTRAINT uq_releases_version UNIQUE (fiscal_year, prefecture_code, version)
 );
 

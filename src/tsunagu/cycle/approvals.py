@@ -58,7 +58,7 @@ def approve(
             f"{fiscal_year}年度 {prefecture_code} に版 {version!r} はありません / "
             f"no release {version!r} for {fiscal_year} {prefecture_code}"
         )
-    latest = latest_release(warehouse, fiscal_year, prefecture_code)
+    latest = latest_release(warehouse, fiscal_year, prefecture_code, dataset=release.dataset)  # of its own cycle
     if latest is None or latest.version != version:
         raise ApprovalError(
             f"版 {version} は最新ではありません（最新は {latest.version if latest else 'なし'}） / "

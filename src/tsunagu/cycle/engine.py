@@ -9,6 +9,9 @@ cycle                  config                                      planner
 ``grant.<program>``    ``include/config/grants/<program>.yaml``    :mod:`tsunagu.grants.cycle` (stage requests,
                        (stages, dates, rates) and                  reminders to late filers, notices of amounts)
                        ``include/config/grants/contacts.yaml``
+``evaluation``         ``include/config/cycle/evaluation/<fy>.yaml``  :mod:`tsunagu.cycle.evaluation` (the analysis
+                                                                   of the evaluation results: release, notice,
+                                                                   approval, delivery)
 =====================  ==========================================  ===========================================
 
 A planner turns one day into :class:`Due` items (a mail under an idempotency key, built only when
@@ -43,6 +46,7 @@ DONE = {"sent", "already_sent"}
 # A run with any of these is not done: it fails visibly (an unknown mail waits for an operator's decision).
 NOT_DONE = ("failed", "blocked", "unknown")
 DISTRIBUTION = "distribution"
+EVALUATION = "evaluation"
 
 
 @dataclass
@@ -230,14 +234,31 @@ def run_due(run: Run, items: list[Due], conn_id: str = "smtp_default", now: dt.d
     return out
 
 
+def plan_and_run(run: Run, plan: Callable[[], tuple[list[Due], list[ActionResult]]], prefecture_code: str,
+                 kind_order: tuple[str, ...], conn_id: str = "smtp_default", now: dt.datetime | None = None, *,
+                 what: str = "") -> list[ActionResult]:
+    """Plan one prefecture's items (``plan() -> (due items, notes)``) and send them in ``kind_order``.
+
+    A plan that raises is one ``failed`` result (and a logged traceback): one prefecture's broken data
+    never stops the others."""
+    try:
+        items, notes = plan()
+    except Exception as exc:
+        log.exception("planning %s %s %s %s failed", run.cycle, run.fiscal_year, what, prefecture_code)
+        return [ActionResult("plan", run.fiscal_year, run.day, "failed", prefecture_code,
+                             detail=f"{type(exc).__name__}: {exc}", cycle=run.cycle)]
+    items.sort(key=lambda d: kind_order.index(d.kind))
+    return run_due(run, items, conn_id, now) + notes
+
+
 # ------------------------------------------------------------------------------------ every cycle
 
 
 def cycle_ids() -> list[str]:
-    """The configured cycles: the distribution, then one per grant program."""
+    """The configured cycles: the distribution, one per grant program, then the evaluation analysis."""
     from tsunagu.grants.config import PROGRAMS
 
-    return [DISTRIBUTION, *(f"grant.{p}" for p in PROGRAMS)]
+    return [DISTRIBUTION, *(f"grant.{p}" for p in PROGRAMS), EVALUATION]
 
 
 def run_cycles(
@@ -257,6 +278,12 @@ def run_cycles(
             if cycle == DISTRIBUTION:
                 results += run_cycle_day(day, fiscal_year=fiscal_year, prefectures=prefectures, settings=settings,
                                          warehouse=warehouse, conn_id=conn_id, dry_run=dry_run, now=now)
+            elif cycle == EVALUATION:
+                from tsunagu.cycle.evaluation import run_evaluation_cycle_day
+
+                results += run_evaluation_cycle_day(day, fiscal_year=fiscal_year, prefectures=prefectures,
+                                                    settings=settings, warehouse=warehouse, conn_id=conn_id,
+                                                    dry_run=dry_run, now=now)
             elif cycle.startswith("grant."):
                 results += run_grant_cycle_day(cycle.removeprefix("grant."), day, fiscal_year=fiscal_year,
                                                prefectures=prefectures, settings=settings, warehouse=warehouse,

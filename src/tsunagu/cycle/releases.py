@@ -10,6 +10,10 @@ source files: the same data re-sent in another file gives the same version (and 
 
 After a delivery, new data gives a new release, which is delivered as 訂正版 with a summary of what
 changed since the delivered version (:func:`diff_releases`, :func:`summarise_ja`).
+
+Other datasets (the evaluation analysis, :mod:`tsunagu.cycle.evaluation`) keep their releases in the same
+table, told apart by its ``dataset`` column (migration 0005): every query here takes ``dataset`` (default:
+the home-care reports), so neither cycle ever sees the other's releases.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ VERSION_LENGTH = 16
 VERSIONED_SUFFIXES = (".csv", ".xlsx")
 VERSIONED_NAMES = ("datapackage.json",)
 DATASET_KIND = "home_care_report"
+DELIVERY_KINDS = ("delivery", "correction")
 KEY_FIELD = "institution_code"
 NAME_FIELD = "institution_name"
 
@@ -60,6 +65,7 @@ class Release:
     sources: tuple[str, ...] = ()
     template_version: str | None = None
     created: bool = False  # this call made it (False: it existed already)
+    dataset: str = DATASET_KIND
 
     @property
     def data_files(self) -> dict[str, str]:
@@ -79,6 +85,11 @@ class Release:
             "created_at": self.created_at.isoformat(), "is_correction": self.is_correction,
             "previous_version": self.previous_version, "created": self.created,
         }
+
+
+def in_dataset(r: sa.Table, dataset: str) -> Any:
+    """The where-clause for the releases of one dataset."""
+    return r.c.dataset == dataset
 
 
 def is_versioned(name: str) -> bool:
@@ -103,14 +114,17 @@ def _row_to_release(row: Any, created: bool = False) -> Release:
         dir=Path(row["dir"]), files=loads(row["files"], {}), rows=int(row["rows"]), created_at=row["created_at"],
         is_correction=bool(row["is_correction"]), previous_version=row["previous_version"],
         sources=tuple(loads(row["sources"], [])), template_version=row["template_version"], created=created,
+        dataset=row.get("dataset") or DATASET_KIND,
     )
 
 
 # ----------------------------------------------------------------------------- queries
-def list_releases(warehouse: Any, fiscal_year: int, prefecture_code: str | None = None) -> list[Release]:
+def list_releases(warehouse: Any, fiscal_year: int, prefecture_code: str | None = None, *,
+                  dataset: str = DATASET_KIND) -> list[Release]:
     """Releases of a year (and prefecture), oldest first by when they became current."""
     r = table(warehouse, "releases")
-    q = sa.select(r).where(r.c.fiscal_year == fiscal_year).order_by(r.c.prefecture_code, r.c.head_seq)
+    q = (sa.select(r).where(r.c.fiscal_year == fiscal_year, in_dataset(r, dataset))
+         .order_by(r.c.prefecture_code, r.c.head_seq))
     if prefecture_code is not None:
         q = q.where(r.c.prefecture_code == prefecture_code)
     with warehouse.engine.connect() as conn:
@@ -126,22 +140,25 @@ def get_release(warehouse: Any, fiscal_year: int, prefecture_code: str, version:
     return _row_to_release(row) if row else None
 
 
-def latest_release(warehouse: Any, fiscal_year: int, prefecture_code: str) -> Release | None:
+def latest_release(warehouse: Any, fiscal_year: int, prefecture_code: str, *,
+                   dataset: str = DATASET_KIND) -> Release | None:
     """The release holding the prefecture's current data (the one that became current last)."""
     r = table(warehouse, "releases")
-    q = (sa.select(r).where(r.c.fiscal_year == fiscal_year, r.c.prefecture_code == prefecture_code)
+    q = (sa.select(r).where(r.c.fiscal_year == fiscal_year, r.c.prefecture_code == prefecture_code,
+                            in_dataset(r, dataset))
          .order_by(r.c.head_seq.desc()).limit(1))
     with warehouse.engine.connect() as conn:
         row = conn.execute(q).mappings().first()
     return _row_to_release(row) if row else None
 
 
-def delivered_versions(warehouse: Any, fiscal_year: int, prefecture_code: str) -> list[tuple[str, Any]]:
+def delivered_versions(warehouse: Any, fiscal_year: int, prefecture_code: str, *,
+                       kinds: tuple[str, ...] = DELIVERY_KINDS) -> list[tuple[str, Any]]:
     """[(version, sent_at)] of the releases already delivered to the prefecture, oldest first."""
     a = table(warehouse, "cycle_actions")
     q = (sa.select(a.c.version, a.c.sent_at)
          .where(a.c.fiscal_year == fiscal_year, a.c.prefecture_code == prefecture_code,
-                a.c.kind.in_(("delivery", "correction")), a.c.status == "sent")
+                a.c.kind.in_(kinds), a.c.status == "sent")
          .order_by(a.c.sent_at, a.c.action_key))
     with warehouse.engine.connect() as conn:
         return [(v, t) for v, t in conn.execute(q)]
@@ -207,30 +224,40 @@ def make_release(
     scratch_parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=scratch_parent) as scratch:
         package = publish_prefecture(warehouse, fiscal_year, prefecture_code, Path(scratch), template=template)
-        files = package_files(package)
-        version = compute_version(files)
-        final = root / str(fiscal_year) / pref.package_name / version
-        delivered = {v for v, _ in delivered_versions(warehouse, fiscal_year, prefecture_code)}
-        r = table(warehouse, "releases")
-        scope = (r.c.fiscal_year == fiscal_year) & (r.c.prefecture_code == prefecture_code)
-        with warehouse.transaction(lock=f"release:{fiscal_year}:{prefecture_code}") as conn:
-            existing = conn.execute(sa.select(r).where(scope, r.c.version == version)).mappings().first()
-            head = conn.execute(sa.select(r.c.version, r.c.head_seq).where(scope)
-                                .order_by(r.c.head_seq.desc()).limit(1)).first()
-            if existing is not None:
-                if head is not None and head.version != version:  # earlier data is current again
-                    conn.execute(r.update().where(scope, r.c.version == version).values(head_seq=head.head_seq + 1))
-                return _row_to_release(existing)
-            _snapshot(package.dir, final, files)
-            row = {
-                "fiscal_year": fiscal_year, "prefecture_code": prefecture_code, "version": version,
-                "head_seq": (head.head_seq + 1) if head is not None else 1, "dir": str(final),
-                "files": dumps(files), "rows": package.rows, "sources": dumps(list(sources)),
-                "template_version": getattr(template, "version", None),
-                "previous_version": head.version if head is not None else None,
-                "is_correction": 1 if (delivered - {version}) else 0, "created_at": now_utc(),
-            }
-            conn.execute(r.insert().values(**row))
+        return keep_release(warehouse, fiscal_year, prefecture_code, package, root / str(fiscal_year) / pref.package_name,
+                            sources=sources, template_version=getattr(template, "version", None))
+
+
+def keep_release(
+    warehouse: Any, fiscal_year: int, prefecture_code: str, package: Any, folder: Path, *, sources: tuple[str, ...],
+    template_version: str | None, dataset: str = DATASET_KIND, delivery_kinds: tuple[str, ...] = DELIVERY_KINDS,
+) -> Release:
+    """Keep a published package as the release ``<folder>/<version>`` of ``dataset`` (idempotent: same data,
+    same release)."""
+    files = package_files(package)
+    version = compute_version(files)
+    final = folder / version
+    delivered = {v for v, _ in delivered_versions(warehouse, fiscal_year, prefecture_code, kinds=delivery_kinds)}
+    r = table(warehouse, "releases")
+    scope = (r.c.fiscal_year == fiscal_year) & (r.c.prefecture_code == prefecture_code) & in_dataset(r, dataset)
+    with warehouse.transaction(lock=f"release:{fiscal_year}:{prefecture_code}") as conn:
+        existing = conn.execute(sa.select(r).where(scope, r.c.version == version)).mappings().first()
+        head = conn.execute(sa.select(r.c.version, r.c.head_seq).where(scope)
+                            .order_by(r.c.head_seq.desc()).limit(1)).first()
+        if existing is not None:
+            if head is not None and head.version != version:  # earlier data is current again
+                conn.execute(r.update().where(scope, r.c.version == version).values(head_seq=head.head_seq + 1))
+            return _row_to_release(existing)
+        _snapshot(package.dir, final, files)
+        row = {
+            "fiscal_year": fiscal_year, "prefecture_code": prefecture_code, "version": version,
+            "head_seq": (head.head_seq + 1) if head is not None else 1, "dir": str(final),
+            "files": dumps(files), "rows": package.rows, "sources": dumps(list(sources)),
+            "template_version": template_version,
+            "previous_version": head.version if head is not None else None,
+            "is_correction": 1 if (delivered - {version}) else 0, "created_at": now_utc(), "dataset": dataset,
+        }
+        conn.execute(r.insert().values(**row))
     return _row_to_release(row, created=True)
 
 

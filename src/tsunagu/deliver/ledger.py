@@ -426,6 +426,9 @@ KIND_JA = {
     "delivery": "データ送付",
     "correction": "訂正版の送付",
     "closing_report": "年度の完了報告",
+    "evaluation_notice": "評価結果の分析資料の事前共有",
+    "evaluation_delivery": "評価結果の分析資料の送付",
+    "evaluation_correction": "評価結果の分析資料（訂正版）の送付",
 }
 STATUS_JA = {"sending": "送信中", "sent": "送信済", "failed": "送信失敗", "blocked": "送信停止",
              "unknown": "送信結果不明", "failed_permanent": "送信不能"}

@@ -115,6 +115,8 @@ MAIL_KINDS = (
     "office_request", "prefecture_notice", "office_reminder", "request_reminder", "survey_summary",
     "pre_delivery_notice", "delivery", "correction", "closing_report",
     "grant_request", "grant_reminder", "grant_amount_notice",  # the grant cycles (tsunagu.grants.cycle)
+    # the evaluation cycle (tsunagu.cycle.evaluation): scoped by its mails' scope_prefecture and allowed_recipients
+    "evaluation_notice", "evaluation_delivery", "evaluation_correction",
 )
 DELIVERY_KINDS = frozenset({"delivery", "correction"})
 STALE_AFTER = dt.timedelta(minutes=30)

@@ -28,13 +28,15 @@ __all__ = [
 
 @cache
 def _registry() -> dict[str, Flow]:
+    from tsunagu.flows.evaluation_results import EvaluationResultsFlow
     from tsunagu.flows.grants import grant_flows
     from tsunagu.flows.home_care_report import HomeCareReportFlow
     from tsunagu.flows.register import RegisterFlow
     from tsunagu.flows.request_form import RequestFormFlow
     from tsunagu.flows.survey_return import SurveyReturnFlow
 
-    flows: list[Flow] = [RegisterFlow(), HomeCareReportFlow(), RequestFormFlow(), SurveyReturnFlow(), *grant_flows()]
+    flows: list[Flow] = [RegisterFlow(), HomeCareReportFlow(), RequestFormFlow(), SurveyReturnFlow(), *grant_flows(),
+                        EvaluationResultsFlow()]
     registry: dict[str, Flow] = {}
     for flow in sorted(flows, key=lambda f: f.order):
         if flow.kind in registry:

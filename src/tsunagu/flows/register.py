@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +60,27 @@ def _parse_register(path: str):
         return exc
 
 
-def parse_registers(paths: list[Path]) -> list:
-    """Parse on every core, in file order (one by one when there is a single file or core)."""
+def parse_registers(paths: list[Path]) -> Iterator:
+    """Parse on every core, yielding in file order as each parse is ready, so that the caller loads one
+    file while the workers parse the next (one by one when there is a single file or core)."""
     if len(paths) < 2 or (os.cpu_count() or 1) < 2:
-        return [_parse_register(str(p)) for p in paths]
+        yield from (_parse_register(str(p)) for p in paths)
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    done = 0
     try:
         # fork: the workers only read files, and they start without re-importing anything.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1), mp_context=context,
                                  initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            return list(pool.map(_parse_register, [str(p) for p in paths]))
+            for parse in pool.map(_parse_register, [str(p) for p in paths]):
+                yield parse
+                done += 1
     except (OSError, AssertionError, RuntimeError) as exc:  # e.g. a daemonic worker may not have children
         log.warning("parallel register parsing unavailable (%s); parsing one by one", exc)
-        return [_parse_register(str(p)) for p in paths]
+        yield from (_parse_register(str(p)) for p in paths[done:])
 
 
 class RegisterFlow(Flow):

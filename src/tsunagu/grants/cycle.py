@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, partial
@@ -33,12 +32,10 @@ from typing import Any
 
 import yaml
 
-from tsunagu.cycle.engine import ActionResult, Due, Run, run_due, start
+from tsunagu.cycle.engine import ActionResult, Due, Run, plan_and_run, start
 from tsunagu.cycle.messages import fiscal_year_ja, wareki
 from tsunagu.cycle.schedule import is_business_day, next_business_day
 from tsunagu.settings import Settings, include_dir
-
-log = logging.getLogger(__name__)
 
 KIND_ORDER = ("grant_request", "grant_reminder", "grant_amount_notice")
 # The date from which amounts are notified, by preference.
@@ -316,15 +313,7 @@ def run_grant_cycle_day(
         run = start(cycle, fy, day, settings=settings, warehouse=warehouse, dry_run=dry_run)
         warehouse = run.warehouse  # opened once for every year
         for pref in wanted:
-            for stage in config.stages:
-                try:
-                    items, notes = plan_stage(run, program, stage.id, pref)
-                except Exception as exc:  # one prefecture's broken plan never stops the others
-                    log.exception("planning %s %s %s %s failed", program, fy, stage.id, pref)
-                    results.append(ActionResult("plan", fy, day, "failed", pref, detail=f"{type(exc).__name__}: {exc}",
-                                                cycle=cycle))
-                    continue
-                items.sort(key=lambda d: KIND_ORDER.index(d.kind))
-                results += run_due(run, items, conn_id, now)
-                results += notes
+            for stage in config.stages:  # one prefecture's broken plan never stops the others
+                results += plan_and_run(run, partial(plan_stage, run, program, stage.id, pref), pref, KIND_ORDER,
+                                        conn_id, now, what=stage.id)
     return results

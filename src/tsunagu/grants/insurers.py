@@ -293,3 +293,34 @@ def expected_filers(program: str, stage: str, fiscal_year: int, prefecture_code:
         return [Filer(code=pref.code, name=pref.name_ja, prefecture_code=pref.code, kind="prefecture")]
     k = master.koiki(prefecture_code)
     return [Filer(code=k.code, name=k.name, prefecture_code=k.prefecture_code, kind="koiki")]
+
+
+def municipal_insurer(code: str) -> Insurer:
+    """The municipality ``code`` as its own 介護保険 保険者 (KeyError for a designated city's ward)."""
+    from tsunagu.municipalities import load_municipalities
+
+    m = load_municipalities().get(code)
+    if m is None or m.is_ward:
+        raise KeyError(f"{code!r} is not a municipality of the master")
+    special = m.prefecture_code == SPECIAL_WARD_PREFECTURE and m.name.endswith("区")
+    return Insurer(number=insurer_number(m.code[:5]), name=m.name, prefecture_code=m.prefecture_code,
+                   municipality_code=m.code, kind="special_ward" if special else "municipality")
+
+
+@cache
+def national_insurers() -> tuple[Insurer, ...]:
+    """Every municipality of the country (47 prefectures, Tokyo's 特別区 included, no designated-city wards)
+    as its own insurer, in 保険者番号 order: 1,741 of them.
+
+    The ministry's evaluation results (design.md §2.4) score the members of a 広域連合 one by one, so
+    no union replaces its members here, unlike :meth:`InsurerMaster.insurers` for the grants.
+    """
+    from tsunagu.municipalities import load_municipalities
+
+    return tuple(sorted((municipal_insurer(m.code) for m in load_municipalities().municipalities()),
+                        key=lambda i: i.number))
+
+
+def national_insurer_index() -> dict[str, Insurer]:
+    """:func:`national_insurers` by 保険者番号."""
+    return {i.number: i for i in national_insurers()}

@@ -147,6 +147,22 @@ def _code(digits: int):
     return lambda text: normalize.to_code(text, digits)
 
 
+def _plain(value: Any) -> str | None:
+    """_clean(value) or None; registers hold text cells, so that case goes first."""
+    if type(value) is str:
+        return value.strip() or None
+    return _clean(value) or None
+
+
+def _text(value: Any) -> str | None:
+    """normalize.to_text(value). For text: runs of whitespace (\\s, the full-width space included) become
+    one space, ends trimmed, exactly as to_text's regex does, but with str.split (no regex per value);
+    then made storable (a NUL becomes U+FFFD) as to_text does."""
+    if type(value) is str:
+        return normalize.storable(" ".join(value.split())) or None
+    return normalize.to_text(value)
+
+
 def _column(c: int, cache: _Cache, rows: list[list[Any]]) -> list[Any]:
     """Column ``c`` of ``rows`` through ``cache``."""
     return list(map(cache.__getitem__, map(itemgetter(c), rows)))
@@ -183,8 +199,8 @@ def parse_register(path: Path) -> RegisterParse:
     used_sheets: list[str] = []
 
     # One cache per conversion, keyed by the cell as read: each distinct value is converted once.
-    plain = _Cache(lambda v: _clean(v) or None)
-    texts = _Cache(normalize.to_text)
+    plain = _Cache(_plain)
+    texts = _Cache(_text)
     dates = _Cache(lambda v: None if normalize.is_blank(v) else normalize.to_date(v))
     pref_codes = _Cache(_code(2), invalid=None)
     numbers = _Cache(_code(7), invalid=None)
@@ -282,9 +298,8 @@ def parse_register(path: Path) -> RegisterParse:
             values["start_date"] = starts
 
         # 医療機関番号: 7 digits with the prefecture's check digit (design.md §3), once per distinct number.
-        keys = list(zip(raw_prefs, raw_numbers, score_col, strict=True))
         bad: dict[tuple[str | None, str | None, str | None], str] = {}
-        for key in set(keys):
+        for key in set(zip(raw_prefs, raw_numbers, score_col, strict=True)):
             ok = checked.get(key)
             if ok is None:
                 ok = checked[key] = _check_number(numbers[key[1]], pref_codes[key[0]], key[2], jurisdiction)
@@ -292,7 +307,7 @@ def parse_register(path: Path) -> RegisterParse:
                 bad[key] = ok
         if bad:
             num_letter = column_letter(cols["institution_number"])
-            for i, key in enumerate(keys):
+            for i, key in enumerate(zip(raw_prefs, raw_numbers, score_col, strict=True)):
                 if key in bad:
                     pending.append((i, 1, _number_finding(bad[key], key[1] or "", prefs[i], name, excel_rows[i],
                                                           num_letter)))

@@ -607,17 +607,24 @@ def _publish_prefecture(
                 for s in sources
             ],
         }
-        (tmp / "manifest.json").write_bytes(_json_bytes(manifest))
-        files["manifest.json"] = _sha256(tmp / "manifest.json")
-        sizes["manifest.json"] = (tmp / "manifest.json").stat().st_size
-        os.chmod(tmp, 0o755)
-        _swap_into_place(tmp, final)
+        files["manifest.json"], sizes["manifest.json"] = finish_package(tmp, final, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PackageResult(dir=final, files=dict(sorted(files.items())), rows=len(rows),
                          prefecture_code=pref.code, fiscal_year=fiscal_year, sizes=dict(sorted(sizes.items())),
                          municipality_files=muni_files)
+
+
+def finish_package(tmp: Path, final: Path, manifest: dict[str, Any]) -> tuple[str, int]:
+    """Write ``manifest.json`` last, make the folder readable and swap it in as ``final`` (every package
+    writer: the home-care reports, the evaluation analysis). Returns the manifest's (sha256, bytes)."""
+    path = tmp / "manifest.json"
+    path.write_bytes(_json_bytes(manifest))
+    digest, size = _sha256(path), path.stat().st_size
+    os.chmod(tmp, 0o755)
+    _swap_into_place(tmp, final)
+    return digest, size
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:

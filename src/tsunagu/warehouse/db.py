@@ -21,6 +21,7 @@ Every write is one transaction; loads are keyed and idempotent (design.md §5).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import re
@@ -82,6 +83,18 @@ def schema_statements(dialect: str) -> list[str]:
     for path in sorted((sql_dir() / "schema").glob("*.sql")):
         out += [s.replace("{{IDENTITY_PK}}", identity) for s in split_statements(path.read_text(encoding="utf-8"))]
     return out
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration, as the versions folder names it (``<rev>_<slug>.py``, numbered in one line;
+    tests/hardening/test_schema_migrations.py checks that it is Alembic's head), without importing Alembic."""
+    from tsunagu.warehouse import migrations
+
+    revisions = sorted(p.name.split("_", 1)[0] for p in (migrations.SCRIPT_LOCATION / "versions").glob("[0-9]*_*.py"))
+    if not revisions:
+        raise RuntimeError(f"no migrations in {migrations.SCRIPT_LOCATION / 'versions'}")
+    return revisions[-1]
 
 
 def schema_tables() -> frozenset[str]:
@@ -151,11 +164,13 @@ class Warehouse:
             if self.dialect == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k || coalesce(current_schema(), '')))"),
                              {"k": SCHEMA_LOCK})
-            migrations.upgrade(conn)
-            unmigrated = schema_tables() - set(sa.inspect(conn).get_table_names())
-            if unmigrated:
-                log.warning("tables created from include/sql/schema that no migration creates yet: %s "
-                            "(add a migration: tsunagu.warehouse.migrations)", ", ".join(sorted(unmigrated)))
+            # At the head already (every open but the first): one query, and Alembic is not even imported.
+            if migrations.current(conn) != head_revision():
+                migrations.upgrade(conn)
+                unmigrated = schema_tables() - set(sa.inspect(conn).get_table_names())
+                if unmigrated:
+                    log.warning("tables created from include/sql/schema that no migration creates yet: %s "
+                                "(add a migration: tsunagu.warehouse.migrations)", ", ".join(sorted(unmigrated)))
             for stmt in schema_statements(self.dialect):
                 conn.exec_driver_sql(stmt)
         self._tables = {}
@@ -278,6 +293,13 @@ class Warehouse:
 
     def report_sources(self, fiscal_year: int, prefecture_code: str) -> list[dict[str, Any]]:
         return home_care.report_sources(self, fiscal_year, prefecture_code)
+
+    # -------------------------------------------- delegations (evaluation.py)
+    def evaluation_frames(self, fiscal_years: list[int] | None = None, prefecture_code: str | None = None) -> dict[str, Any]:
+        """The evaluation results frames (tsunagu.evaluation.model): see warehouse.evaluation.load_frames."""
+        from tsunagu.warehouse.evaluation import load_frames
+
+        return load_frames(self, fiscal_years, prefecture_code)
 
 
 def _env_int(name: str, default: int) -> int:

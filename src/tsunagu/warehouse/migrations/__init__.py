@@ -15,6 +15,9 @@ Revisions (``versions/``; never edit one that has been released — add a new on
 * ``0001``: the schema of ``include/sql/schema/010…090`` as it stood when the schema became
   versioned, frozen in ``versions/0001_initial_schema.sql``;
 * ``0002``: PostgreSQL only, widens ``submissions.kind`` from VARCHAR(40) (older databases) to 64.
+* ``0003``: the mail ledger's outcome statuses (``unknown``, ``failed_permanent``) and ``mail_events``;
+* ``0004``: the evaluation results (``evaluation_*`` tables, ``include/sql/schema/100_evaluation.sql``);
+* ``0005``: ``releases.dataset`` (home-care packages or evaluation analyses), filled in for old rows.
 
 A database created by the unversioned ``create_schema()`` (no version table, 0001's tables
 present) is stamped at 0001 without running it, then upgraded (0002 widens its ``kind``).
