@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from tsunagu.settings import include_dir
+from tsunagu.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Jurisdiction:
 
 @cache
 def load_jurisdiction(path: Path | None = None) -> Jurisdiction:
-    data = yaml.safe_load((path or include_dir() / "config" / "jurisdiction.yaml").read_text(encoding="utf-8"))
+    data = read_yaml(path or include_dir() / "config" / "jurisdiction.yaml")
     prefs = {
         p["code"]: Prefecture(
             code=p["code"], name_ja=p["name_ja"], romaji=p["romaji"], check_digit=p["check_digit"],

@@ -31,11 +31,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tsunagu.cycle.engine import ActionResult, Due, Run, open_warehouse_for, plan_and_run, sent_actions
 from tsunagu.cycle.schedule import ScheduleError, business_days_between, is_business_day, resolve_date
 from tsunagu.settings import Settings, get_settings, include_dir
+from tsunagu.yamlfile import read_yaml
 
 CYCLE = "evaluation"
 DATASET = "evaluation"
@@ -72,7 +71,7 @@ def load_schedule(fiscal_year: int, path: Path | None = None) -> EvaluationSched
     path = path or config_dir() / f"{fiscal_year}.yaml"
     if not path.is_file():
         raise ScheduleError(f"評価結果の分析の{fiscal_year}年度の設定がありません / no evaluation cycle config: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     fy = int(data.get("fiscal_year", fiscal_year))
     try:
         m = data["milestones"]

@@ -24,9 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tsunagu.settings import include_dir
+from tsunagu.yamlfile import read_yaml
 
 PERIODS = {"上旬": (1, 10), "中旬": (11, 20), "下旬": (21, None)}
 PERIOD_ALIASES = {"early": "上旬", "mid": "中旬", "late": "下旬", "jojun": "上旬", "chujun": "中旬", "gejun": "下旬"}
@@ -186,7 +185,7 @@ def _load(path_s: str, fiscal_year: int, _mtime: int) -> Schedule:
     path = Path(path_s)
     if not path.exists():
         raise ScheduleError(f"no distribution cycle configured for fiscal year {fiscal_year}: {path} is missing")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     if int(data.get("fiscal_year", fiscal_year)) != fiscal_year:
         raise ScheduleError(f"{path} is for fiscal year {data.get('fiscal_year')}, not {fiscal_year}")
     ms = data.get("milestones") or {}

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tsunagu.settings import include_dir
+from tsunagu.yamlfile import read_yaml
 
 MEASURE_GRANTS = ("suishin", "doryoku", "combined")
 MEASURE_GOALS = ("I", "II", "III", "IV", "total")
@@ -80,7 +79,7 @@ def parse_config(data: dict[str, Any]) -> EvaluationConfig:
 def load_config(path: Path | None = None) -> EvaluationConfig:
     path = path or config_path()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
     except FileNotFoundError:
         raise _err(f"{path} がありません", f"{path} not found") from None
     return parse_config(data)

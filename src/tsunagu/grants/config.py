@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from tsunagu.settings import include_dir
+from tsunagu.yamlfile import read_yaml
 
 PROGRAMS: tuple[str, ...] = ("community_support", "care_fund", "integrated_health")
 FILERS = ("insurer", "prefecture", "koiki")
@@ -416,7 +417,7 @@ def _load(path_s: str, program: str, _mtime: int) -> ProgramConfig:
     if not path.exists():
         raise GrantConfigError(f"{path}: the config of grant program {program!r} is missing")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise GrantConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -30,12 +30,11 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tsunagu.cycle.engine import ActionResult, Due, Run, plan_and_run, start
 from tsunagu.cycle.messages import fiscal_year_ja, wareki
 from tsunagu.cycle.schedule import is_business_day, next_business_day
 from tsunagu.settings import Settings, include_dir
+from tsunagu.yamlfile import read_yaml
 
 KIND_ORDER = ("grant_request", "grant_reminder", "grant_amount_notice")
 # The date from which amounts are notified, by preference.
@@ -71,7 +70,7 @@ def load_contacts(path: Path | None = None) -> Contacts:
 def _contacts(path_s: str, _mtime: int) -> Contacts:
     from tsunagu.jurisdiction import load_jurisdiction
 
-    data = yaml.safe_load(Path(path_s).read_text(encoding="utf-8")) or {}
+    data = read_yaml(Path(path_s)) or {}
     raw = data.get("contacts") or {}
     codes = set(load_jurisdiction().prefectures)
     unknown = {str(k).zfill(2) for k in raw} - codes

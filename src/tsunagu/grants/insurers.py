@@ -23,6 +23,7 @@ import yaml
 
 from tsunagu.codes import insurer_number, insurer_number_is_valid
 from tsunagu.grants.config import GrantConfigError, grants_config_dir
+from tsunagu.yamlfile import read_yaml
 
 KINDS = ("municipality", "special_ward", "union")
 FILER_KINDS = ("insurer", "prefecture", "koiki")
@@ -212,7 +213,7 @@ def _load(path_s: str, _mtime: int) -> InsurerMaster:
     if not path.exists():
         raise GrantConfigError(f"{path}: the insurer config is missing")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise GrantConfigError(f"{path}: not valid YAML: {exc}") from None
     jurisdiction = load_jurisdiction()

@@ -24,6 +24,7 @@ import yaml
 from tsunagu.model import FieldSpec, FormTemplate
 from tsunagu.normalize import label_key
 from tsunagu.settings import include_dir
+from tsunagu.yamlfile import read_yaml
 
 FIELD_TYPES = frozenset({"int", "decimal", "code", "date", "text", "enum"})
 
@@ -88,7 +89,7 @@ def _field(raw: dict[str, Any], where: str) -> FieldSpec:
 @lru_cache(maxsize=256)
 def _read_yaml(path: Path, mtime_ns: int) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
