@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tsunagu import faults
+
 EXIT_CODES = {"accepted": 0, "rejected": 1, "unreadable": 2}
 # Outages: the run stopped (or its mails stayed unsent) because a server could not be used, whatever the
 # files say. Never 1 (rejected): rerun when the server is back; what was done is recorded and skipped.
@@ -369,6 +371,7 @@ class _Progress:
         self.done += 1
         if outcome.path in self.pending:
             self.pending.remove(outcome.path)
+        faults.point("after_outcome_printed")
         return outcome
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +46,14 @@ def refused_line(port: int) -> str:
 def cli(args: list, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tsunagu.cli", *map(str, args)], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def _wait_stopped(pid: int, timeout: float = 60.0) -> None:
+    """Until the process is in the stopped state (T in /proc/<pid>/stat)."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)
 
 
 def _env(tmp_path: Path, url: str, **extra: str) -> dict[str, str]:
@@ -249,12 +258,16 @@ def test_database_lost_between_two_files_exits_3_with_the_first_on_stdout(pg_url
         proxy = Proxy((url.host or "127.0.0.1", url.port or 5432))
         via_proxy = direct.replace(f"{url.host}:{url.port or 5432}", f"127.0.0.1:{proxy.port}")
         assert via_proxy != direct
-        env = _env(tmp_path, via_proxy)
+        # The CLI stops itself once the first outcome is printed (a fault point), so the cut lands between the two
+        # files however loaded the machine is; then it is resumed.
+        env = _env(tmp_path, via_proxy, TSUNAGU_FAULT_STOP="after_outcome_printed")
         proc = subprocess.Popen([sys.executable, "-m", "tsunagu.cli", *INGEST, str(V1), str(V2)], env=env, cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             first = proc.stdout.readline()
+            _wait_stopped(proc.pid)
             proxy.cut()
+            os.kill(proc.pid, signal.SIGCONT)
             rest, stderr = proc.communicate(timeout=300)
         finally:
             if proc.poll() is None:
