@@ -30,8 +30,10 @@ def test_counts_per_channel_and_status(home):
     assert counts["grant.community_support.pre_consultation"] == {
         "received": 0, "accepted": 0, "rejected": 0, "missing": 450}
     assert counts["grant.care_fund.application"] == {"received": 0, "accepted": 0, "rejected": 0, "missing": 10}
-    assert [c["id"] for c in data["channels"]][:3] == ["home_care_report", "request_form", "survey_return"]
-    assert len(data["channels"]) == 3 + 6 + 4 + 4
+    assert counts["evaluation_results"] == {"received": 0, "accepted": 0, "rejected": 0, "missing": 1}
+    assert [c["id"] for c in data["channels"]][:4] == [
+        "home_care_report", "request_form", "survey_return", "evaluation_results"]
+    assert len(data["channels"]) == 4 + 6 + 4 + 4
     assert data["schedule"]["office_data_deadline"] == "2025-10-31"
 
 
@@ -137,3 +139,20 @@ def test_no_warehouse_is_an_empty_board_and_creates_nothing(tmp_path):
     assert _channel(data, "home_care_report")["counts"] == {"received": 0, "accepted": 0, "rejected": 0, "missing": 10}
     assert data["problem_mails"] == [] and all(p["sent"] == [] for p in data["prefectures"])
     assert not (tmp_path / "empty").exists()
+
+
+def test_evaluation_results_channel_the_ministry_as_one_sender(tmp_path):
+    from tsunagu.flows import get_flow
+    from tsunagu.settings import REPO_ROOT, get_settings
+
+    settings = get_settings(tmp_path / "home")
+    path = REPO_ROOT / "include" / "demo" / "evaluation" / "2025" / "R7_hyoka_kekka.xlsx"
+    outcome = get_flow("evaluation_results").ingest(path, fiscal_year=2025, settings=settings)
+    assert outcome.status == "accepted"
+    channel = _channel(board_data(2025, day=DAY, settings=settings), "evaluation_results")
+    assert channel["counts"] == {"received": 0, "accepted": 1, "rejected": 0, "missing": 0}
+    assert {k: _sender(channel, "00")[k] for k in ("sender_name", "status_ja", "files", "latest_file", "days_late")} == {
+        "sender_name": "厚生労働省", "status_ja": "受理", "files": 1, "latest_file": "R7_hyoka_kekka.xlsx",
+        "days_late": None}
+    other = _channel(board_data(2024, day=DAY, settings=settings), "evaluation_results")
+    assert _sender(other, "00")["status"] == "missing"

@@ -6,6 +6,7 @@ Channels and their expected senders:
   of ``include/config/cycle/<fy>.yaml``;
 * ``request_form`` — 情報提供依頼書 from each prefecture; deadline ``request_deadline``;
 * ``survey_return`` — 調査票 from each prefecture; the cycle config sets no deadline for it;
+* ``evaluation_results`` — the ministry's 評価結果 of the year (one sender, 00 厚生労働省; no deadline);
 * ``grant.<program>.<stage>`` — every expected filer of the grant stage (:func:`tsunagu.grants.status.board_rows`),
   deadlines from the program's schedule.
 
@@ -39,8 +40,11 @@ FILE_CHANNELS: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("request_form", "情報提供依頼書", "Request forms", "prefecture", "request_deadline"),
     ("survey_return", "調査票（地域支援事業 実施状況）", "Survey returns", "prefecture", None),
 )
+# The ministry's yearly evaluation results: one expected sender, 厚生労働省 (sender code 00, 全国).
+EVALUATION_CHANNEL = ("evaluation_results", "評価結果（保険者機能強化推進交付金・介護保険保険者努力支援交付金）",
+                      "Evaluation results (national)")
 # What a prefecture receives, by mail kind of the delivery ledger.
-RECEIVED_KINDS = ("delivery", "correction", "survey_summary")
+RECEIVED_KINDS = ("delivery", "correction", "survey_summary", "evaluation_delivery", "evaluation_correction")
 
 
 def today_tokyo() -> dt.date:
@@ -168,6 +172,18 @@ def file_channel(warehouse: Any, settings: Settings, fiscal_year: int, channel: 
             "counts": _counts(rows), "senders": rows}
 
 
+def evaluation_channel(warehouse: Any, settings: Settings, fiscal_year: int) -> dict[str, Any]:
+    """The ministry's file of the year's evaluation results: no deadline of ours (it is published when it is)."""
+    cid, label_ja, label_en = EVALUATION_CHANNEL
+    files = list(warehouse.outcomes(kind=cid, fiscal_year=fiscal_year)) if warehouse is not None else []
+    status, latest, rejected = _sender_state(files)
+    row = {"sender": "00", "sender_name": "厚生労働省", "prefecture_code": "00", "status": status,
+           "status_ja": STATUS_JA[status], "files": len(files),
+           **_file_fields(warehouse, settings, latest, rejected), "deadline": None, "days_late": None}
+    return {"id": cid, "label_ja": label_ja, "label_en": label_en, "deadline": None, "counts": _counts([row]),
+            "senders": [row]}
+
+
 def grant_channels(warehouse: Any, settings: Settings, fiscal_year: int, *, day: dt.date) -> list[dict[str, Any]]:
     """One channel per grant program and stage, when the program covers the year."""
     from tsunagu.grants.config import PROGRAMS, GrantConfigError, load_program
@@ -228,7 +244,8 @@ def prefecture_status(warehouse: Any, fiscal_year: int, channels: list[dict[str,
 
         requests = active_requests(warehouse, fiscal_year)
         with_data = set(warehouse.report_prefectures(fiscal_year))
-    status = {c["id"]: {s["sender"]: s["status"] for s in c["senders"]} for c in channels if "." not in c["id"]}
+    status = {c["id"]: {s["sender"]: s["status"] for s in c["senders"]} for c in channels
+              if "." not in c["id"] and c["id"] != EVALUATION_CHANNEL[0]}  # a prefecture's own files
     out = []
     for code, pref in sorted(load_jurisdiction().prefectures.items()):
         mine = [e for e in entries if e.prefecture_code == code]
@@ -281,8 +298,8 @@ def completeness(warehouse: Any, fiscal_year: int, channels: list[dict[str, Any]
     """
     out = []
     for c in channels:
-        if "." in c["id"]:
-            continue  # grants are per filer, their files per prefecture: shown as counts, not over time
+        if "." in c["id"] or c["id"] == EVALUATION_CHANNEL[0]:
+            continue  # grants are per filer, their files per prefecture; the ministry is one sender: counts only
         expected = len(c["senders"])
         first: dict[str, dt.date] = {}
         if warehouse is not None:
@@ -320,6 +337,7 @@ def board_data(fiscal_year: int, *, day: dt.date | None = None, settings: Settin
             schedule, schedule_note = None, str(exc)
         channels = [file_channel(warehouse, settings, fiscal_year, c, day=day, schedule=schedule)
                     for c in FILE_CHANNELS]
+        channels.append(evaluation_channel(warehouse, settings, fiscal_year))
         channels += grant_channels(warehouse, settings, fiscal_year, day=day)
         return {
             "fiscal_year": fiscal_year,
