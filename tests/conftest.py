@@ -103,3 +103,13 @@ def airflow_db() -> Path:
 
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="module")
+def dag_bag():
+    """Every DAG of dags/, parsed as the DAG processor does; no import errors."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag

@@ -181,15 +181,6 @@ def test_outcomes_are_recorded_per_try_and_never_overwritten(tmp_path):
 # --- runs of the DAGs ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dag_bag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag
-
-
 @pytest.fixture()
 def home(tmp_path, monkeypatch) -> Path:
     from demo.run import stage_inputs

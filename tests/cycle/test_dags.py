@@ -9,20 +9,9 @@ import json
 import pendulum
 import pytest
 
-from tsunagu.settings import REPO_ROOT
-
 from .helpers import SAITAMA_CSV, add_request, ingest_registers, ingest_report
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def dag_bag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag
 
 
 def _conf(**kw) -> dict:

@@ -37,15 +37,6 @@ def _latest_outcomes(home: Path) -> list[dict]:
     return json.loads(runs[-1].read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def dag_bag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    assert bag.import_errors == {}
-    return bag
-
-
 @pytest.fixture()
 def home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"

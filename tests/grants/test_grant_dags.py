@@ -16,15 +16,6 @@ pytestmark = pytest.mark.slow
 STORY = REPO_ROOT / "include" / "demo" / "grants"
 
 
-@pytest.fixture(scope="module")
-def dag_bag():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag
-
-
 def _keys(sink) -> list[str]:
     return [email.message_from_bytes(r.path.read_bytes(), policy=email.policy.default)["X-Tsunagu-Key"]
             for r in sink.received]

@@ -10,6 +10,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tsunagu.warehouse import migrations
@@ -32,11 +33,11 @@ def _legacy(url: str, statements: list[str] | None = None) -> None:
     engine.dispose()
 
 
-def _describe(engine: sa.Engine) -> dict:
+def _describe(engine: sa.Engine, *, version_table: bool = False) -> dict:
     """Everything the DDL decides, per table: columns, keys, unique and check constraints, indexes."""
     insp = sa.inspect(engine)
     out = {}
-    for t in sorted(set(insp.get_table_names()) - {migrations.VERSION_TABLE}):
+    for t in sorted(set(insp.get_table_names()) - (set() if version_table else {migrations.VERSION_TABLE})):
         out[t] = {
             "columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default")), bool(c.get("identity")))
                         for c in insp.get_columns(t)],
@@ -59,9 +60,10 @@ def test_released_migrations_are_frozen():
     assert migrations.head() == versions[-1].split("_", 1)[0]
 
 
-def test_a_fresh_warehouse_is_at_head_in_its_own_version_table(warehouse_url):
+@pytest.mark.parametrize("migrate", [False, True], ids=["from_ddl", "migrated"])
+def test_a_fresh_warehouse_is_at_head_in_its_own_version_table(warehouse_url, migrate):
     wh = Warehouse(warehouse_url)
-    wh.create_schema()
+    wh.create_schema(migrate=migrate)
     wh.create_schema()  # idempotent: nothing to do the second time
     assert _version(wh) == [migrations.head()] == ["0005"]
     tables = set(sa.inspect(wh.engine).get_table_names())
@@ -74,7 +76,7 @@ def test_migrations_give_exactly_the_schema_of_the_ddl_files(warehouse_url, tmp_
     """0001 (+ later revisions) and include/sql/schema say the same. A failure here means a DDL file
     changed a table a migration creates: change it with a new migration as well."""
     wh = Warehouse(warehouse_url)
-    wh.create_schema()
+    wh.create_schema(migrate=True)  # a new database would otherwise be built from the DDL files
     migrated = _describe(wh.engine)
     wh.dispose()
     if backend == "sqlite":
@@ -95,6 +97,32 @@ def test_migrations_give_exactly_the_schema_of_the_ddl_files(warehouse_url, tmp_
         assert migrated[table] == from_files[table], (
             f"{table}: include/sql/schema no longer says what the migrations create; a change to a table a "
             "migration creates needs a new migration (tsunagu.warehouse.migrations)")
+
+
+def test_a_new_warehouse_from_the_ddl_files_is_the_migrated_one_version_table_included(
+        warehouse_url, tmp_path, backend, request):
+    """A brand-new database is built from include/sql/schema and stamped without Alembic: the same tables,
+    version table and version as 0001→head run by Alembic."""
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    from_ddl = _describe(wh.engine, version_table=True)
+    assert _version(wh) == [migrations.head()]
+    wh.dispose()
+    if backend == "sqlite":
+        from contextlib import nullcontext
+
+        ctx = nullcontext(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
+    else:
+        from tests.support.warehouse import postgres_schema_url
+
+        ctx = postgres_schema_url(request.getfixturevalue("pg_url"))
+    with ctx as migrated_url:
+        migrated_wh = Warehouse(migrated_url)
+        migrated_wh.create_schema(migrate=True)
+        migrated = _describe(migrated_wh.engine, version_table=True)
+        migrated_wh.dispose()
+    assert migrations.VERSION_TABLE in from_ddl
+    assert from_ddl == migrated
 
 
 def test_an_unversioned_warehouse_is_stamped_and_keeps_its_rows(warehouse_url, backend, caplog):
@@ -164,9 +192,22 @@ def test_a_ddl_file_without_a_migration_yet_is_still_created(warehouse_url, tmp_
     monkeypatch.setenv("TSUNAGU_INCLUDE", str(include))
     wh = Warehouse(warehouse_url)
     with caplog.at_level(logging.WARNING, logger="tsunagu.warehouse.db"):
-        wh.create_schema()
+        wh.create_schema(migrate=True)  # a new database would be built from the DDL files, extra_things included
         wh.create_schema()
     assert caplog.text.count("no migration creates yet: extra_things") == 1
+    assert wh.table("extra_things").c.keys() == ["id", "note"]
+    assert _version(wh) == [migrations.head()]
+    wh.dispose()
+
+
+def test_a_new_warehouse_from_the_ddl_files_has_a_table_no_migration_has_yet(warehouse_url, tmp_path, monkeypatch):
+    include = tmp_path / "include"
+    shutil.copytree(REPO / "include" / "sql", include / "sql")
+    (include / "sql" / "schema" / "990_extra.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS extra_things (id INTEGER NOT NULL PRIMARY KEY, note TEXT);\n", encoding="utf-8")
+    monkeypatch.setenv("TSUNAGU_INCLUDE", str(include))
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
     assert wh.table("extra_things").c.keys() == ["id", "note"]
     assert _version(wh) == [migrations.head()]
     wh.dispose()
@@ -185,7 +226,8 @@ def test_head_revision_without_alembic_is_alembic_s_head():
 
 
 def test_an_open_at_head_is_one_query_without_alembic(warehouse_url):
-    """Every open_warehouse() but the first finds the version at the head and skips Alembic (not even imported)."""
+    """A new database is built from the DDL files and every later open_warehouse() finds the version at the head:
+    neither imports Alembic."""
     import subprocess
     import sys
 
@@ -196,7 +238,7 @@ def test_an_open_at_head_is_one_query_without_alembic(warehouse_url):
         return subprocess.run([sys.executable, "-c", script, warehouse_url], capture_output=True, text=True,
                               check=True, cwd=REPO).stdout.strip()
 
-    assert open_fresh_process() == "True ['archive_path', 'channel']"  # new: migrated by Alembic
+    assert open_fresh_process() == "False ['archive_path', 'channel']"  # new: built from the DDL files, stamped
     assert open_fresh_process() == "False ['archive_path', 'channel']"  # at the head: Alembic left alone
     wh = Warehouse(warehouse_url)
     assert _version(wh) == [migrations.head()]

@@ -254,3 +254,33 @@ def test_load_register_takes_spreadsheet_typed_values_one_by_one(warehouse):
         lineage = conn.exec_driver_sql(
             "SELECT institution_code, source_sheet, source_row FROM home_care_roster").all()
     assert [tuple(r) for r in lineage] == [("0810110064", "S", 6)]
+
+
+def test_a_parse_travels_as_columns_and_loads_as_its_rows_would(warehouse):
+    """A parse worker sends columns back (no row dicts to pickle); loading them gives exactly the rows and
+    lineage that loading the same rows as dicts gives."""
+    import pickle
+    from types import SimpleNamespace
+
+    parsed = reg.parse_register(next((Path(__file__).parents[2] / "include" / "demo" / "register").glob("19*.xlsx")))
+    assert list(parsed.columns) == list(reg.ROW_KEYS)
+    assert {len(c) for c in parsed.columns.values()} == {parsed.row_count}
+    assert parsed.row_count == len(parsed.rows) > 0
+    assert "rows" not in vars(parsed)  # the dicts are built on demand, never sent
+    travelled = pickle.loads(pickle.dumps(parsed))
+    assert travelled.rows == parsed.rows and travelled.roster == parsed.roster
+
+    def entries() -> tuple[list, list]:
+        with warehouse.read() as conn:
+            return ([tuple(r) for r in conn.exec_driver_sql(
+                        "SELECT * FROM register_entries ORDER BY source_sheet, source_row").all()],
+                    [tuple(r) for r in conn.exec_driver_sql(
+                        "SELECT * FROM home_care_roster ORDER BY institution_code").all()])
+
+    pref = parsed.prefecture_code
+    assert warehouse.load_register(travelled, sha256="e" * 64).rows == parsed.row_count
+    from_columns = entries()
+    as_dicts = SimpleNamespace(prefecture_code=pref, as_of=parsed.as_of, rows=parsed.rows, roster=parsed.roster)
+    assert warehouse.load_register(as_dicts, sha256="e" * 64).rows == parsed.row_count
+    assert entries() == from_columns
+    assert len(from_columns[0]) == parsed.row_count and from_columns[1]

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from demo.run import demo_inputs
+from tests.conftest import need
 from tsunagu.services import (
     AirflowServices,
     ServiceConfig,
@@ -27,7 +28,6 @@ from tsunagu.services import (
     release_redis_db,
 )
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_SERVER = os.environ.get("TSUNAGU_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 FISCAL_YEAR = 2025
@@ -44,15 +44,6 @@ def pytest_collection_modifyitems(items):
         if "tests/services/" in str(item.fspath) and item.fspath.basename != "test_env.py":
             item.add_marker(pytest.mark.services)
             item.add_marker(pytest.mark.slow)
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip locally when a real part is missing; under CI=true, fail instead."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: required)")
-    pytest.skip(reason)
 
 
 def _pg_up() -> str | None:
