@@ -127,7 +127,7 @@ class RegisterFlow(Flow):
             if isinstance(parse, UnreadableFile):
                 findings, sender, rows, status = [parse.finding()], "", 0, "unreadable"
             else:
-                findings, sender, rows = parse.findings, parse.prefecture_code, len(parse.rows)
+                findings, sender, rows = parse.findings, parse.prefecture_code, parse.row_count
                 status = "rejected" if any(f.severity == "error" for f in findings) else "accepted"
             errors = sum(f.severity == "error" for f in findings)
             outcome = outcomes[i] = Outcome(

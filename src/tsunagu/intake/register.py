@@ -63,6 +63,7 @@ ROW_KEYS = (
 )
 REQUIRED = ("prefecture_code", "institution_number", "institution_name", "notification_symbol")
 ROSTER_PREFIXES = {"支援診": "clinic", "支援病": "hospital"}
+_ROSTER_STARTS = tuple(ROSTER_PREFIXES)
 ROSTER_CLASSES = {"1": "enhanced_single", "2": "enhanced_network", "3": "standard"}
 _LABELS = {normalize.label_key(label): key for key, labels in COLUMNS.items() for label in labels}
 _AS_OF = re.compile(r"((?:令和|平成|R|H)\s*(?:元|\d{1,2})\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}年\d{1,2}月\d{1,2}日)\s*現在")
@@ -74,11 +75,22 @@ class RegisterParse:
     path: Path
     as_of: dt.date | None
     prefecture_code: str | None
-    rows: list[dict[str, Any]]
+    # ROW_KEYS -> one value per row: what a parse worker sends back (far cheaper to pickle than 135,000 dicts)
+    # and what load_register reads; ``rows`` gives the same as dicts.
+    columns: dict[str, list[Any]]
     roster: list[RosterEntry]
     findings: list[Finding] = field(default_factory=list)
     sheets: list[str] = field(default_factory=list)
     header_row: int | None = None  # 1-based Excel row of the header (first sheet that had one)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.columns["row"])
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as dicts, keys in ROW_KEYS order, built anew from ``columns`` on each access."""
+        return list(map(_record, *(self.columns[k] for k in ROW_KEYS)))
 
 
 def _clean(value: Any) -> str:
@@ -192,7 +204,7 @@ def parse_register(path: Path) -> RegisterParse:
     path = Path(path)
     sheets = read_sheets(path)
     jurisdiction = load_jurisdiction()
-    rows_out: list[dict[str, Any]] = []
+    columns: dict[str, list[Any]] = {k: [] for k in ROW_KEYS}
     findings: list[Finding] = []
     as_of: dt.date | None = None
     header_row: int | None = None
@@ -270,7 +282,7 @@ def parse_register(path: Path) -> RegisterParse:
         ]
         values: dict[str, Any] = {
             "prefecture_code": prefs, "score_table": score_col, "institution_number": numbers_,
-            "institution_code": inst_codes, "sheet": repeat(name), "row": excel_rows,
+            "institution_code": inst_codes, "sheet": repeat(name, len(data)), "row": excel_rows,
         }
         for key, cache in field_caches:
             if key in cols:
@@ -314,7 +326,8 @@ def parse_register(path: Path) -> RegisterParse:
         pending.sort(key=itemgetter(0, 1))
         findings.extend(f for _, _, f in pending)
 
-        rows_out.extend(map(_record, *(values.get(k, repeat(None)) for k in ROW_KEYS)))
+        for k in ROW_KEYS:
+            columns[k].extend(values.get(k, repeat(None, len(data))))
 
     if not used_sheets:
         raise UnreadableFile(
@@ -322,14 +335,17 @@ def parse_register(path: Path) -> RegisterParse:
             "届出受理医療機関名簿の見出し行（都道府県コード、医療機関番号、受理記号 など）が見つかりません。",
             "No register header (prefecture code, institution number, notification symbol …) was found.",
         )
-    prefs = Counter(r["prefecture_code"] for r in rows_out if r["prefecture_code"])
+    prefs = Counter(filter(None, columns["prefecture_code"]))
     prefecture_code = prefs.most_common(1)[0][0] if prefs else None
+    # Only rows with a 支援診/支援病 symbol can be on the roster: build_roster sees just those, in row order.
+    candidates = [i for i, symbol in enumerate(columns["notification_symbol"])
+                  if symbol and symbol.startswith(_ROSTER_STARTS)]
     return RegisterParse(
         path=path,
         as_of=as_of,
         prefecture_code=prefecture_code,
-        rows=rows_out,
-        roster=build_roster(rows_out),
+        columns=columns,
+        roster=build_roster([_record(*(columns[k][i] for k in ROW_KEYS)) for i in candidates]),
         findings=findings,
         sheets=used_sheets,
         header_row=header_row,

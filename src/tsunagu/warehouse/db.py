@@ -149,7 +149,7 @@ class Warehouse:
         return self.engine.connect()
 
     # ------------------------------------------------------------------ schema
-    def create_schema(self) -> None:
+    def create_schema(self, *, migrate: bool = False) -> None:
         """Bring the schema up to date, one process at a time (idempotent; every ``open_warehouse``).
 
         In one transaction under the schema lock (PostgreSQL: ``pg_advisory_xact_lock`` on the
@@ -157,6 +157,10 @@ class Warehouse:
         (:mod:`tsunagu.warehouse.migrations`), then every ``include/sql/schema/*.sql`` statement,
         all ``IF NOT EXISTS``, for tables a DDL file has and no migration has yet. Concurrent first
         runs therefore wait for each other instead of racing on ``CREATE TABLE``.
+
+        A brand-new database (no version table, none of the schema's tables) is built from the DDL
+        files alone and stamped at the head, without Alembic; ``migrate=True`` runs the migrations on
+        it instead (tests/hardening/test_schema_migrations.py proves both give the same schema).
         """
         from tsunagu.warehouse import migrations
 
@@ -165,7 +169,10 @@ class Warehouse:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k || coalesce(current_schema(), '')))"),
                              {"k": SCHEMA_LOCK})
             # At the head already (every open but the first): one query, and Alembic is not even imported.
-            if migrations.current(conn) != head_revision():
+            was = migrations.current(conn)
+            # Brand new: the DDL files below give the head's schema; running 0001→head would only repeat it.
+            new = was is None and not migrate and not schema_tables() & set(sa.inspect(conn).get_table_names())
+            if not new and was != head_revision():
                 migrations.upgrade(conn)
                 unmigrated = schema_tables() - set(sa.inspect(conn).get_table_names())
                 if unmigrated:
@@ -173,6 +180,9 @@ class Warehouse:
                                 "(add a migration: tsunagu.warehouse.migrations)", ", ".join(sorted(unmigrated)))
             for stmt in schema_statements(self.dialect):
                 conn.exec_driver_sql(stmt)
+            if new:
+                migrations.stamp_new(conn, head_revision())
+                log.info("new warehouse schema created from include/sql/schema at %s", head_revision())
         self._tables = {}
 
     def has_schema(self) -> bool:

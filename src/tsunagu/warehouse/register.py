@@ -51,6 +51,23 @@ def _column(rows: list, key: str, *, required: bool = False) -> list:
         return [r.get(key) for r in rows]
 
 
+def _columns(parse: Any) -> tuple[int, Any]:
+    """(number of rows, ``column(key, required=False)``) of ``parse``: its ``columns`` (key -> one value per row,
+    as parse_register gives) when it has them, else its ``rows`` (dicts)."""
+    columns = getattr(parse, "columns", None)
+    if isinstance(columns, dict):
+        n = len(columns["row"])
+
+        def from_columns(key: str, *, required: bool = False) -> list:
+            if key in columns or required:
+                return columns[key]
+            return [None] * n
+
+        return n, from_columns
+    rows = parse.rows if isinstance(parse.rows, list) else list(parse.rows)
+    return len(rows), lambda key, *, required=False: _column(rows, key, required=required)
+
+
 def _texts(values: list) -> list:
     """as_text of every value: text and None only (parse_register's columns) in one pass, else one by one."""
     if set(map(type, values)) <= _STR_OR_NONE:
@@ -78,8 +95,9 @@ def load_register(
 ) -> RegisterLoadResult:
     """Replace one prefecture's register rows and roster with those of ``parse`` (one transaction).
 
-    ``parse`` has ``prefecture_code``, ``as_of``, ``rows`` (dicts with the register columns plus
-    ``sheet``/``row``), ``roster`` (list[RosterEntry]) and, unless given here, ``sha256``.
+    ``parse`` has ``prefecture_code``, ``as_of``, ``columns`` (register column -> one value per row, plus
+    ``sheet``/``row``; or ``rows``: dicts with those keys), ``roster`` (list[RosterEntry]) and, unless given
+    here, ``sha256``.
     With ``submission_id``, earlier register submissions of the prefecture are marked superseded,
     and a forced re-run of an older register does not overwrite a newer one (``result.stale``).
     """
@@ -90,14 +108,14 @@ def load_register(
     as_of = as_date(parse.as_of)
     # Column by column (hot path: 135k rows in the benchmark, 580k at national scale): a column of text and
     # None only, as parse_register gives, is taken in one C-level pass; anything else goes through as_text.
-    rows = parse.rows if isinstance(parse.rows, list) else list(parse.rows)
-    prefs = _texts(_column(rows, "prefecture_code"))
+    n, column = _columns(parse)
+    prefs = _texts(column("prefecture_code"))
     for i, rp in enumerate(prefs):
         if rp is not None and rp != pref:
-            r = rows[i]
-            raise ValueError(f"register row {r.get('sheet')}!{r.get('row')} is for prefecture {rp}, not {pref}")
-    texts = {c: _texts(_column(rows, c)) for c in _TEXT_COLUMNS}
-    sheets, numbers = _column(rows, "sheet", required=True), _column(rows, "row", required=True)
+            raise ValueError(f"register row {column('sheet')[i]}!{column('row')[i]} is for prefecture {rp}, "
+                             f"not {pref}")
+    texts = {c: _texts(column(c)) for c in _TEXT_COLUMNS}
+    sheets, numbers = column("sheet", required=True), column("row", required=True)
     if not set(map(type, sheets)) <= {str}:
         sheets = list(map(str, sheets))
     if not set(map(type, numbers)) <= {int}:
@@ -107,7 +125,7 @@ def load_register(
     for i, symbol in enumerate(symbols):
         if symbol and symbol.startswith(("支援診", "支援病")) and codes[i]:
             first_row.setdefault(codes[i], (sheets[i], numbers[i]))
-    starts = _column(rows, "start_date")
+    starts = column("start_date")
     if not set(map(type, starts)) <= _DATE_OR_NONE:
         starts = list(map(as_date, starts))
     # Dates as the ISO text both backends store them as (SQLite: what its date adapter writes; PostgreSQL: COPY
@@ -116,9 +134,9 @@ def load_register(
     starts = [iso[d] if d in iso else iso.setdefault(d, d.isoformat()) for d in starts]
     entries: list[tuple] = list(zip(
         repeat(pref), repeat(as_of.isoformat() if as_of else None), *(texts[c] for c in _TEXT_COLUMNS), starts,
-        _texts(_column(rows, "municipality_code")), _texts(_column(rows, "municipality_name")),
+        _texts(column("municipality_code")), _texts(column("municipality_name")),
         repeat(submission_id), repeat(sha256), sheets, numbers,
-    )) if rows else []
+    )) if n else []
     roster: list[tuple] = []
     for e in parse.roster:
         if e.prefecture_code != pref:

@@ -7,7 +7,9 @@ Kept apart from Airflow's own Alembic history: our scripts are in this package (
 ``Warehouse.create_schema()`` is the only entry point. It takes the schema lock (PostgreSQL:
 ``pg_advisory_xact_lock`` on the current schema; SQLite: ``BEGIN IMMEDIATE``, one writer at a
 time), then calls :func:`upgrade` in that same transaction, then runs the ``include/sql/schema``
-DDL files idempotently. Everything commits together, so concurrent first runs wait for each other
+DDL files idempotently. A brand-new database (none of the schema's tables, no version table) is
+built from the DDL files alone and stamped at the head (:func:`stamp_new`): same schema, without
+importing Alembic or running the whole chain. Everything commits together, so concurrent first runs wait for each other
 instead of racing on ``CREATE TABLE`` (PostgreSQL ``UniqueViolation … pg_type_typname_nsp_index``).
 
 Revisions (``versions/``; never edit one that has been released — add a new one):
@@ -83,6 +85,18 @@ def current(conn: Connection) -> str | None:
     if not sa.inspect(conn).has_table(VERSION_TABLE):
         return None
     return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+
+def stamp_new(conn: Connection, revision: str) -> None:
+    """Record ``revision`` in a new version table, as Alembic's stamp would, without importing Alembic.
+
+    For a brand-new database the caller has just built from ``include/sql/schema`` (the same schema the
+    migrations give: tests/hardening/test_schema_migrations.py); the table is Alembic's own definition.
+    """
+    version = sa.Table(VERSION_TABLE, sa.MetaData(), sa.Column("version_num", sa.String(32), nullable=False),
+                       sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"))
+    version.create(conn)
+    conn.execute(version.insert().values(version_num=revision))
 
 
 def upgrade(conn: Connection) -> str | None:
