@@ -22,7 +22,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --junitxml=test-output/junit.xml  # per-test times, e.g. the share of the service tests
 
 lint: install
 	$(BIN)/ruff check .
