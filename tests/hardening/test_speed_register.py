@@ -187,6 +187,7 @@ def test_csv_whitespace_of_every_kind_and_a_nul_after_the_first_8_kb(tmp_path):
     odd = _row(99, "0110064", "\u3000在宅\t\x1cクリニック\u0085\u2028 ", "在宅療養支援診療所\x1f", "支援診２",
                "令和 4年10月 1日")
     odd[9] = "水戸市\x00三の丸\u3000\u3000３－１２"
+    odd[10] = "029-221\x00-5177"  # a plain column (電話番号): stored as text too, so storable the same way
     rows = [[TITLE], HEADER, *filler, odd]
     path = write_csv(tmp_path / "ws.csv", rows, "utf-8")
     assert path.read_bytes().index(b"\x00") > 8192
@@ -194,6 +195,7 @@ def test_csv_whitespace_of_every_kind_and_a_nul_after_the_first_8_kb(tmp_path):
     last = parsed.rows[-1]
     assert (last["institution_name"], last["address"], last["notification_name"]) == (
         "在宅 クリニック", "水戸市\ufffd三の丸 ３－１２", "在宅療養支援診療所")
+    assert last["phone"] == "029-221\ufffd-5177"
 
 
 def test_real_registers(meibo_files):

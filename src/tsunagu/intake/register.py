@@ -94,11 +94,12 @@ class RegisterParse:
 
 
 def _clean(value: Any) -> str:
-    """Cell -> stripped text ('' for blank); integers typed as floats lose their '.0'."""
+    """Cell -> stripped, storable text ('' for blank; a NUL becomes U+FFFD); integers typed as floats lose
+    their '.0'."""
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return normalize.storable(value.strip())
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -160,9 +161,7 @@ def _code(digits: int):
 
 
 def _plain(value: Any) -> str | None:
-    """_clean(value) or None; registers hold text cells, so that case goes first."""
-    if type(value) is str:
-        return value.strip() or None
+    """_clean(value) or None (converted once per distinct value: see _Cache)."""
     return _clean(value) or None
 
 
