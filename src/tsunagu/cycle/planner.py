@@ -35,7 +35,6 @@ send never stops the other actions; it stays retryable and is tried again on the
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -49,14 +48,13 @@ from tsunagu.cycle.engine import (
     Due,
     Run,
     open_warehouse_for,
+    plan_and_run,
     run_due,
     sent_actions,
 )
 from tsunagu.cycle.schedule import Schedule, business_days_between, fiscal_year_of, is_business_day, load_schedule
 from tsunagu.settings import Settings, get_settings
 from tsunagu.warehouse.archive import sha256_file
-
-log = logging.getLogger(__name__)
 
 KIND_ORDER = (
     "office_request", "prefecture_notice", "office_reminder", "request_reminder", "survey_summary",
@@ -283,16 +281,8 @@ def run_cycle_day(
     wanted = [p for p in codes if not prefectures or p in set(prefectures)]
     results: list[ActionResult] = []
     if per_prefecture:
-        for pref in wanted:
-            try:
-                items, notes = _plan_prefecture(st, pref)
-            except Exception as exc:  # e.g. a release cannot be built: the other prefectures go on
-                log.exception("planning %s %s failed", fy, pref)
-                results.append(ActionResult("plan", fy, day, "failed", pref, detail=f"{type(exc).__name__}: {exc}"))
-                continue
-            items.sort(key=lambda d: KIND_ORDER.index(d.kind))
-            results += run_due(st, items, conn_id, now)
-            results += notes
+        for pref in wanted:  # a prefecture whose plan fails (e.g. a release cannot be built) is one failed result
+            results += plan_and_run(st, lambda pref=pref: _plan_prefecture(st, pref), pref, KIND_ORDER, conn_id, now)
     if closing and (due := _closing_due(st)) is not None:
         if st.warehouse is None and not dry_run:
             raise RuntimeError("no warehouse")
